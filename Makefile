@@ -1,0 +1,55 @@
+# The two commands of the README, for a fresh Debian 12 machine:
+#   make run    install what is missing, build, start the broker with --demo
+#   make test   install what is missing, build, run every test suite (ctest)
+# Everything else here is a step of those two.
+
+BUILD      ?= build
+BUILD_SAN  ?= build-asan
+PORT       ?= 8080
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build and the tests need.
+DEB_PKGS := build-essential cmake pkg-config \
+	libwebsockets-dev libmbedtls-dev libqrencode-dev libjsmn-dev libsqlite3-dev \
+	libhiredis-dev libcmocka-dev libzbar-dev zbar-tools \
+	nodejs npm valgrind clang libclang-rt-14-dev chromium redis-server nginx openssl
+
+.PHONY: run test deps npm-deps build build-asan test-unit test-asan test-valgrind fuzz clean
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+npm-deps:
+	@if [ ! -d node_modules/ws ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DQRLOGIN_SANITIZE=ON
+	cmake --build $(BUILD_SAN) -j$(JOBS)
+
+# The broker for a person to try: all interfaces, so a phone on the same
+# network can open the QR's URL; the demo user is demo / demo.
+run: build
+	@ip=$$(hostname -I 2>/dev/null | awk '{print $$1}'); ip=$${ip:-127.0.0.1}; \
+	echo; echo "  PC login page:  http://$$ip:$(PORT)/"; \
+	echo "  phone page:     http://$$ip:$(PORT)/m/   (user demo, password demo)"; echo; \
+	exec ./$(BUILD)/qrlogin-broker serve --listen 0.0.0.0:$(PORT) --demo
+
+test: build npm-deps
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,95 @@
+/* auth_limits.c — see auth_limits.h.
+ *
+ * Each name keeps the times of its last five failures in a ring. The map is
+ * capped: past AUTH_MAX_NAMES entries, names whose newest failure left the
+ * window are dropped first, so a flood of made-up names cannot grow memory
+ * without bound. A success does not reset the count: otherwise an attacker
+ * who knows one password could interleave it to keep guessing another. */
+#include "auth_limits.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+#include "store.h"
+
+#define AUTH_MAX_NAMES 100000
+
+struct entry {
+    struct hnode node;
+    char name[USER_NAME_MAX + 1];
+    int64_t at[AUTH_MAX_FAILURES]; /* ring of failure times, ms */
+    int next;
+};
+
+static struct hmap names;
+
+static struct entry *find(const char *name)
+{
+    uint64_t h = hmap_hash_bytes(name, strlen(name));
+    for (struct hnode *n = hmap_chain(&names, h); n; n = n->next) {
+        struct entry *e = hmap_entry(n, struct entry, node);
+        if (n->hash == h && !strcmp(e->name, name))
+            return e;
+    }
+    return NULL;
+}
+
+static int64_t newest(const struct entry *e)
+{
+    return e->at[(e->next + AUTH_MAX_FAILURES - 1) % AUTH_MAX_FAILURES];
+}
+
+int64_t auth_limits_check(const char *name, int64_t now)
+{
+    struct entry *e = find(name);
+    if (!e)
+        return 0;
+    int64_t oldest = e->at[e->next]; /* the 5th most recent failure */
+    if (!oldest || now - oldest >= AUTH_WINDOW_MS)
+        return 0;
+    return (oldest + AUTH_WINDOW_MS - now + 999) / 1000;
+}
+
+static void prune(int64_t now)
+{
+    for (size_t b = 0; b < names.nbuckets; b++) {
+        struct hnode *n = names.buckets[b];
+        while (n) {
+            struct hnode *next = n->next;
+            struct entry *e = hmap_entry(n, struct entry, node);
+            if (now - newest(e) >= AUTH_WINDOW_MS) {
+                hmap_remove(&names, n);
+                free(e);
+            }
+            n = next;
+        }
+    }
+}
+
+void auth_limits_fail(const char *name, int64_t now)
+{
+    struct entry *e = find(name);
+    if (!e) {
+        if (names.count >= AUTH_MAX_NAMES)
+            prune(now);
+        if (names.count >= AUTH_MAX_NAMES)
+            return; /* all recent: the flood itself is rate limited per socket */
+        e = calloc(1, sizeof *e);
+        if (!e)
+            return;
+        snprintf(e->name, sizeof e->name, "%s", name);
+        if (hmap_insert(&names, &e->node, hmap_hash_bytes(e->name, strlen(e->name)))) {
+            free(e);
+            return;
+        }
+    }
+    e->at[e->next] = now;
+    e->next = (e->next + 1) % AUTH_MAX_FAILURES;
+}
+
+void auth_limits_shutdown(void)
+{
+    prune(INT64_MAX / 2);
+    hmap_free(&names);
+}

@@ -1,0 +1,1092 @@
+/* config.c — see config.h.
+ *
+ * Every option lives in one table (opts[] below): name, type, metavar, default
+ * text, bounds, help, and where it lands in struct config. Defaults are stored
+ * as text and go through the same parser as user input, so a default can never
+ * escape the bounds it advertises in --help. Sources are applied in order
+ * default < environment < command line; options whose default depends on
+ * another option (keys_dir, store_url, public_url, audience, the origin
+ * allow-list, web_root, threads) are left empty and derived at the end. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jwt.h"
+#include "log.h"
+
+/* CMake sets both; the fallbacks let this file compile on its own (tests,
+ * fuzzers). */
+#ifndef QRLOGIN_SOURCE_WEB_ROOT
+#define QRLOGIN_SOURCE_WEB_ROOT "web"
+#endif
+#ifndef QRLOGIN_INSTALL_WEB_ROOT
+#define QRLOGIN_INSTALL_WEB_ROOT "/usr/local/share/qrlogin/web"
+#endif
+
+#define ENV_PREFIX "QRLOGIN_"
+#define MAX_SECONDS 315360000LL /* ten years of 365 days */
+#define MAX_POSITIONAL 4
+#define CPU_MAX_PATH "/sys/fs/cgroup/cpu.max"
+
+enum opt_type {
+    T_LISTEN,  /* HOST:PORT → listen_host, listen_port */
+    T_URL,     /* http(s)://… without trailing '/' */
+    T_STORE,   /* sqlite:<path> | redis://… */
+    T_PATH,    /* a file or directory name */
+    T_STRING,  /* a JWT claim value: printable, no quote/backslash */
+    T_SECONDS, /* int64_t */
+    T_COUNT,   /* int */
+    T_BYTES,   /* int */
+    T_FLAG,    /* bool; no value on the command line */
+    T_ENUM,    /* int, from a choice list */
+    T_ORIGINS, /* repeatable → allowed_origins[] */
+    T_CIDRS,   /* repeatable → trusted_proxies[] */
+};
+
+struct choice {
+    const char *name;
+    int value;
+};
+
+struct opt {
+    const char *name;     /* without "--" */
+    enum opt_type type;
+    const char *metavar;  /* for --help; NULL for flags */
+    const char *dflt;     /* parsed like user input; NULL = off / derived */
+    const char *dflt_doc; /* what --help shows when dflt is NULL */
+    long long min, max;   /* integer types only */
+    size_t off, size;     /* into struct config */
+    const struct choice *choices; /* T_ENUM only */
+    const char *help;
+};
+
+static const struct choice alg_choices[] = {
+    {"ES256", JWT_ES256}, {"HS256", JWT_HS256}, {NULL, 0}};
+/* Same ints log_level_parse() returns (enum log_level). */
+static const struct choice level_choices[] = {
+    {"error", QLOG_ERROR}, {"warn", QLOG_WARN}, {"info", QLOG_INFO},
+    {"debug", QLOG_DEBUG}, {NULL, 0}};
+
+#define FIELD(m) offsetof(struct config, m), sizeof(((struct config *)0)->m)
+#define NOFIELD 0, 0
+#define SECS(name, dflt, min, help, m) \
+    {name, T_SECONDS, "SECONDS", dflt, NULL, min, MAX_SECONDS, FIELD(m), NULL, help}
+#define COUNT(name, meta, dflt, min, max, help, m) \
+    {name, T_COUNT, meta, dflt, NULL, min, max, FIELD(m), NULL, help}
+
+static const struct opt opts[] = {
+    {"listen", T_LISTEN, "HOST:PORT", "0.0.0.0:8080", NULL, 0, 0, NOFIELD, NULL,
+     "address and port to listen on (IPv6 as [::]:8080)"},
+    {"public-url", T_URL, "URL", NULL,
+     "http(s)://<listen host, or first non-loopback IPv4 if it is a wildcard>:<port>", 0, 0,
+     FIELD(public_url), NULL, "URL phones and browsers use to reach the broker (put in the QR)"},
+    {"data-dir", T_PATH, "DIR", "./data", NULL, 0, 0, FIELD(data_dir), NULL,
+     "SQLite file and, unless --keys-dir, the signing keys"},
+    {"keys-dir", T_PATH, "DIR", NULL, "<data-dir>/keys", 0, 0, FIELD(keys_dir), NULL,
+     "PEM signing keys (every node of a cluster shares them)"},
+    {"web-root", T_PATH, "DIR", NULL, "the web/ of the source tree, else of the install", 0, 0,
+     FIELD(web_root), NULL, "static pages and the JS client"},
+    {"store", T_STORE, "URL", NULL, "sqlite:<data-dir>/qrlogin.db", 0, 0, FIELD(store_url), NULL,
+     "sqlite:<file>, or redis://host:port/db for a cluster"},
+    {"tls-cert", T_PATH, "FILE", NULL, "none (plain HTTP)", 0, 0, FIELD(tls_cert), NULL,
+     "PEM certificate chain; with --tls-key, serve HTTPS and WSS"},
+    {"tls-key", T_PATH, "FILE", NULL, "none", 0, 0, FIELD(tls_key), NULL,
+     "PEM private key for --tls-cert"},
+    {"allowed-origin", T_ORIGINS, "ORIGIN", NULL, "the public URL's origin", 0, 0, NOFIELD, NULL,
+     "browser Origin allowed to open a WebSocket (repeatable; env: comma-separated)"},
+    {"trusted-proxy", T_CIDRS, "CIDR", NULL, "none", 0, 0, NOFIELD, NULL,
+     "reverse proxy whose X-Forwarded-For is believed (repeatable; env: comma-separated)"},
+    {"access-alg", T_ENUM, "ES256|HS256", "ES256", NULL, 0, 0, FIELD(access_alg), alg_choices,
+     "signature algorithm of access tokens"},
+    {"audience", T_STRING, "AUD", NULL, "the public URL", 0, 0, FIELD(audience), NULL,
+     "\"aud\" claim of access tokens"},
+    {"client-id", T_STRING, "ID", "qrlogin-web", NULL, 0, 0, FIELD(client_id), NULL,
+     "client_id claim of access tokens"},
+    SECS("access-ttl", "900", 1, "lifetime of an access token", access_ttl),
+    SECS("refresh-ttl", "1209600", 1, "lifetime of a refresh token", refresh_ttl),
+    SECS("session-max-age", "2592000", 1, "a session ends this long after login, refreshed or not",
+         session_max_age),
+    SECS("refresh-interval", "5", 0, "least time between two refreshes of one session",
+         refresh_interval),
+    SECS("refresh-grace", "10", 0, "a just-rotated refresh token still works this long",
+         refresh_grace),
+    SECS("leeway", "30", 0, "clock skew tolerated when checking exp/nbf/iat", leeway),
+    SECS("ticket-ttl", "60", 1, "lifetime of a QR login ticket", ticket_ttl),
+    COUNT("max-rotations", "N", "4", 0, 1000, "QR ticket rotations before the PC must ask again",
+          max_rotations),
+    {"number-match", T_FLAG, NULL, NULL, "off", 0, 0, FIELD(number_match), NULL,
+     "tickets carry a two-digit code the PC shows and the phone must match"},
+    COUNT("max-conns-per-ip", "N", "256", 1, 1000000, "WebSockets per client IP", max_conns_per_ip),
+    SECS("idle-timeout", "120", 1, "close a socket with no ticket, auth or session after this",
+         idle_timeout),
+    SECS("heartbeat", "30", 1, "WebSocket ping interval; no pong in twice that closes",
+         heartbeat),
+    {"max-message", T_BYTES, "BYTES", "4096", NULL, 256, 1048576, FIELD(max_message), NULL,
+     "largest WebSocket message accepted (bigger closes 1009)"},
+    COUNT("msg-rate", "N", "20", 1, 100000, "messages per second per socket", msg_rate),
+    COUNT("msg-burst", "N", "40", 1, 100000, "message burst per socket", msg_burst),
+    COUNT("threads", "N", "0", 0, 256, "worker threads; 0 = CPUs this process may use", threads),
+    COUNT("pbkdf2-iterations", "N", "600000", 1000, 10000000,
+          "PBKDF2-HMAC-SHA256 iterations for new password hashes", pbkdf2_iterations),
+    {"demo", T_FLAG, NULL, NULL, "off", 0, 0, FIELD(demo), NULL,
+     "create user demo / password demo if missing, and say so"},
+    {"log-level", T_ENUM, "error|warn|info|debug", "info", NULL, 0, 0, FIELD(log_level),
+     level_choices, "least severe level that is logged"},
+};
+
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+/* Where an option's current value came from: a list option given on the
+ * command line replaces the environment's list instead of adding to it. */
+enum source { SRC_DEFAULT = 0, SRC_ENV, SRC_ARGV };
+
+/* ---- small helpers ---- */
+
+static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+static void env_name(const struct opt *o, char *out, size_t outsz)
+{
+    size_t n = strlen(ENV_PREFIX);
+    memcpy(out, ENV_PREFIX, n);
+    for (const char *p = o->name; *p && n + 1 < outsz; p++)
+        out[n++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+    out[n] = '\0';
+}
+
+static const struct opt *opt_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (strlen(opts[i].name) == len && !memcmp(opts[i].name, name, len))
+            return &opts[i];
+    return NULL;
+}
+
+static void *field(struct config *c, const struct opt *o) { return (char *)c + o->off; }
+
+/* The error line quotes what the user gave; keep it one short printable line
+ * whatever they typed (it may be binary, or megabytes long). */
+static void quote_value(const char *v, char *out, size_t outsz)
+{
+    size_t n = 0, i = 0;
+    const size_t lim = 60;
+    for (; v[i] && i < lim && n + 1 < outsz; i++)
+        out[n++] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
+    if (v[i] && n + 4 < outsz) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+}
+
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errsz, const char *who,
+                                                      const char *fmt, ...)
+{
+    int n = snprintf(err, errsz, "%s: ", who);
+    if (n >= 0 && (size_t)n < errsz) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err + n, errsz - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int fail_value(char *err, size_t errsz, const char *who, const char *expected,
+                      const char *val)
+{
+    char q[80];
+    quote_value(val, q, sizeof q);
+    return fail(err, errsz, who, "expected %s, got '%s'", expected, q);
+}
+
+static bool has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* Audience, client id and the public URL (the default audience) end up inside
+ * JWT claims and JSON messages: keep them to visible ASCII that needs no JSON
+ * escaping. */
+static bool json_safe(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\')
+            return false;
+    return true;
+}
+
+static int copy_text(char *dst, size_t dstsz, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= dstsz)
+        return -1;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+/* Decimal, optional '-', nothing else: strtoll alone would accept leading
+ * blanks, '+', and stop silently at junk. */
+static int parse_ll(const char *s, long long *out)
+{
+    const char *p = s[0] == '-' ? s + 1 : s;
+    if (!is_digit(*p))
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Port: 1..65535, digits only. */
+static int parse_port(const char *s, size_t n, int *out)
+{
+    if (n == 0 || n > 5)
+        return -1;
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < 1 || v > 65535)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static bool is_hostname_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) || ch == '.' ||
+           ch == '-' || ch == '_';
+}
+
+/* host is [v6] (brackets included, n chars) or a name/IPv4 literal. Writes the
+ * host without brackets, lower-cased. */
+static int parse_host(const char *s, size_t n, char *out, size_t outsz)
+{
+    if (n == 0)
+        return -1;
+    if (s[0] == '[') {
+        if (n < 3 || s[n - 1] != ']' || n - 2 >= outsz || n - 2 >= INET6_ADDRSTRLEN)
+            return -1;
+        memcpy(out, s + 1, n - 2);
+        out[n - 2] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, out, &a6) != 1)
+            return -1;
+    } else {
+        if (n >= outsz)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            if (!is_hostname_char(s[i]))
+                return -1;
+        memcpy(out, s, n);
+        out[n] = '\0';
+    }
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return 0;
+}
+
+/* ---- URLs and origins ---- */
+
+struct url_parts {
+    char scheme[16];
+    char host[256]; /* no brackets */
+    int port;       /* 0: none given */
+    const char *rest; /* path, query, fragment: everything after the authority */
+};
+
+static int url_parse(const char *url, struct url_parts *u)
+{
+    size_t i = 0;
+    if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
+        return -1;
+    while (url[i] && url[i] != ':') {
+        char ch = url[i];
+        bool ok = is_hostname_char(ch) || ch == '+';
+        if (!ok || ch == '_' || i + 1 >= sizeof u->scheme)
+            return -1;
+        u->scheme[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+        i++;
+    }
+    u->scheme[i] = '\0';
+    if (strncmp(url + i, "://", 3) != 0)
+        return -1;
+    const char *a = url + i + 3;
+    size_t alen = strcspn(a, "/?#");
+    u->rest = a + alen;
+    /* The port separator is the last ':' outside brackets. */
+    size_t hlen = alen;
+    const char *colon = NULL;
+    if (a[0] == '[') {
+        const char *rb = memchr(a, ']', alen);
+        if (!rb)
+            return -1;
+        hlen = (size_t)(rb - a) + 1;
+        if (hlen < alen) {
+            if (a[hlen] != ':')
+                return -1;
+            colon = a + hlen;
+        }
+    } else {
+        colon = memchr(a, ':', alen);
+        if (colon)
+            hlen = (size_t)(colon - a);
+    }
+    if (parse_host(a, hlen, u->host, sizeof u->host) != 0)
+        return -1;
+    u->port = 0;
+    if (colon && parse_port(colon + 1, alen - (size_t)(colon + 1 - a), &u->port) != 0)
+        return -1;
+    return 0;
+}
+
+static int default_port(const char *scheme)
+{
+    if (!strcmp(scheme, "http") || !strcmp(scheme, "ws"))
+        return 80;
+    if (!strcmp(scheme, "https") || !strcmp(scheme, "wss"))
+        return 443;
+    return 0;
+}
+
+/* Browsers send Origin lower-cased and without a default port, so the
+ * allow-list is kept in exactly that form and can be compared byte for byte. */
+int config_url_origin(const char *url, char *out, size_t outsz)
+{
+    struct url_parts u;
+    if (!url || !out || url_parse(url, &u) != 0)
+        return -1;
+    bool v6 = strchr(u.host, ':') != NULL;
+    int n;
+    if (u.port && u.port != default_port(u.scheme))
+        n = snprintf(out, outsz, "%s://%s%s%s:%d", u.scheme, v6 ? "[" : "", u.host,
+                     v6 ? "]" : "", u.port);
+    else
+        n = snprintf(out, outsz, "%s://%s%s%s", u.scheme, v6 ? "[" : "", u.host, v6 ? "]" : "");
+    return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+/* ---- CIDRs ---- */
+
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address: a
+ * dual-stack socket reports IPv4 peers that way. */
+static bool unmap_v4(const uint8_t a6[16], uint8_t a4[4])
+{
+    static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a6, pfx, sizeof pfx) != 0)
+        return false;
+    memcpy(a4, a6 + 12, 4);
+    return true;
+}
+
+static int parse_cidr(const char *s, struct cidr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (copy_text(buf, sizeof buf, s) != 0)
+        return -1;
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    memset(out, 0, sizeof *out);
+    int bits;
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        bits = 32;
+    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        bits = 128;
+    } else {
+        return -1;
+    }
+    out->prefix = bits;
+    if (slash) {
+        const char *p = slash + 1;
+        size_t n = strlen(p);
+        if (n == 0 || n > 3)
+            return -1;
+        int v = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!is_digit(p[i]))
+                return -1;
+            v = v * 10 + (p[i] - '0');
+        }
+        if (v > bits)
+            return -1;
+        out->prefix = v;
+    }
+    uint8_t a4[4];
+    if (out->family == AF_INET6 && out->prefix >= 96 && unmap_v4(out->addr, a4)) {
+        memset(out->addr, 0, sizeof out->addr);
+        memcpy(out->addr, a4, 4);
+        out->family = AF_INET;
+        out->prefix -= 96;
+    }
+    /* Keep only the network part so matching is a plain prefix compare. */
+    int nbytes = out->family == AF_INET ? 4 : 16;
+    for (int i = 0; i < nbytes; i++) {
+        int keep = out->prefix - i * 8;
+        if (keep <= 0)
+            out->addr[i] = 0;
+        else if (keep < 8)
+            out->addr[i] &= (uint8_t)(0xff << (8 - keep));
+    }
+    return 0;
+}
+
+static bool cidr_contains(const struct cidr *n, int family, const uint8_t *a)
+{
+    if (n->family != family)
+        return false;
+    int full = n->prefix / 8, rem = n->prefix % 8;
+    if (memcmp(n->addr, a, (size_t)full) != 0)
+        return false;
+    if (rem == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xff << (8 - rem));
+    return (a[full] & mask) == n->addr[full];
+}
+
+bool config_is_trusted_proxy(const struct config *c, const char *addr)
+{
+    if (!c || !addr)
+        return false;
+    uint8_t a[16] = {0};
+    int family;
+    if (!strncasecmp(addr, "::ffff:", 7) && inet_pton(AF_INET, addr + 7, a) == 1) {
+        family = AF_INET;
+    } else if (inet_pton(AF_INET, addr, a) == 1) {
+        family = AF_INET;
+    } else if (inet_pton(AF_INET6, addr, a) == 1) {
+        uint8_t a4[4];
+        family = AF_INET6;
+        if (unmap_v4(a, a4)) { /* the same address spelled 0:0:0:0:0:ffff:… */
+            memset(a, 0, sizeof a);
+            memcpy(a, a4, 4);
+            family = AF_INET;
+        }
+    } else {
+        return false;
+    }
+    for (int i = 0; i < c->n_trusted_proxies; i++)
+        if (cidr_contains(&c->trusted_proxies[i], family, a))
+            return true;
+    return false;
+}
+
+/* ---- setters, one per type ---- */
+
+static const char *expected_text(const struct opt *o, char *buf, size_t bufsz)
+{
+    switch (o->type) {
+    case T_LISTEN:
+        return "HOST:PORT with port 1 to 65535 (IPv6 as [::1]:8080)";
+    case T_URL:
+        return "an http:// or https:// URL with a host, no query or fragment";
+    case T_STORE:
+        return "sqlite:<file> or redis://host:port/db";
+    case T_PATH:
+        return "a non-empty path without control characters";
+    case T_STRING:
+        return "printable text without spaces, quotes or backslashes";
+    case T_SECONDS:
+        snprintf(buf, bufsz, "whole seconds from %lld to %lld", o->min, o->max);
+        return buf;
+    case T_COUNT:
+        snprintf(buf, bufsz, "a whole number from %lld to %lld", o->min, o->max);
+        return buf;
+    case T_BYTES:
+        snprintf(buf, bufsz, "a byte count from %lld to %lld", o->min, o->max);
+        return buf;
+    case T_FLAG:
+        return "1, 0, true, false, yes or no";
+    case T_ENUM: {
+        size_t n = 0;
+        for (const struct choice *ch = o->choices; ch->name && n < bufsz; ch++) {
+            int w = snprintf(buf + n, bufsz - n, "%s%s", n ? ", " : "one of ", ch->name);
+            if (w < 0)
+                break;
+            n += (size_t)w;
+        }
+        return buf;
+    }
+    case T_ORIGINS:
+        return "origins like https://host[:port] (no path)";
+    case T_CIDRS:
+        return "IPv4 or IPv6 addresses or CIDRs like 10.0.0.0/8 or fd00::/8";
+    }
+    return "a valid value";
+}
+
+static int set_listen(struct config *c, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon)
+        return -1;
+    size_t hlen = (size_t)(colon - v);
+    /* An unbracketed IPv6 address would make the port ambiguous. */
+    if (v[0] != '[' && memchr(v, ':', hlen))
+        return -1;
+    char host[sizeof c->listen_host];
+    int port;
+    if (parse_host(v, hlen, host, sizeof host) != 0 ||
+        parse_port(colon + 1, strlen(colon + 1), &port) != 0)
+        return -1;
+    memcpy(c->listen_host, host, sizeof host);
+    c->listen_port = port;
+    return 0;
+}
+
+static int set_url(char *dst, size_t dstsz, const char *v)
+{
+    struct url_parts u;
+    if (!json_safe(v) || url_parse(v, &u) != 0)
+        return -1;
+    if (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)
+        return -1;
+    if (strpbrk(u.rest, "?#"))
+        return -1;
+    size_t n = strlen(v);
+    while (n > 0 && v[n - 1] == '/')
+        n--;
+    if (n >= dstsz)
+        return -1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int set_store(char *dst, size_t dstsz, const char *v)
+{
+    if (has_ctl(v))
+        return -1;
+    if (!strncmp(v, "sqlite:", 7) && v[7] != '\0')
+        return copy_text(dst, dstsz, v);
+    if (!strncmp(v, "redis://", 8) && v[8] != '\0')
+        return copy_text(dst, dstsz, v);
+    return -1;
+}
+
+/* Trailing slashes dropped so derived paths ("<dir>/keys") read cleanly. */
+static int set_path(char *dst, size_t dstsz, const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || has_ctl(v))
+        return -1;
+    while (n > 1 && v[n - 1] == '/')
+        n--;
+    if (n >= dstsz)
+        return -1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int set_string(char *dst, size_t dstsz, const char *v)
+{
+    if (!json_safe(v))
+        return -1;
+    return copy_text(dst, dstsz, v);
+}
+
+static int set_int(struct config *c, const struct opt *o, const char *v)
+{
+    long long x;
+    if (parse_ll(v, &x) != 0 || x < o->min || x > o->max)
+        return -1;
+    if (o->type == T_SECONDS)
+        *(int64_t *)field(c, o) = (int64_t)x;
+    else
+        *(int *)field(c, o) = (int)x;
+    return 0;
+}
+
+static int parse_bool_word(const char *v, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes"}, *const no[] = {"0", "false", "no"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!strcasecmp(v, yes[i])) {
+            *out = true;
+            return 0;
+        }
+        if (!strcasecmp(v, no[i])) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int set_enum(struct config *c, const struct opt *o, const char *v)
+{
+    for (const struct choice *ch = o->choices; ch->name; ch++)
+        if (!strcmp(ch->name, v)) {
+            *(int *)field(c, o) = ch->value;
+            return 0;
+        }
+    return -1;
+}
+
+static int add_origin(struct config *c, const char *tok)
+{
+    char buf[256], origin[256];
+    if (copy_text(buf, sizeof buf, tok) != 0)
+        return -1;
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '/')
+        buf[n - 1] = '\0';
+    struct url_parts u;
+    if (url_parse(buf, &u) != 0 || u.rest[0] != '\0' ||
+        config_url_origin(buf, origin, sizeof origin) != 0)
+        return -1;
+    if (c->n_allowed_origins >= CONFIG_MAX_ORIGINS)
+        return -2;
+    memcpy(c->allowed_origins[c->n_allowed_origins++], origin, sizeof origin);
+    return 0;
+}
+
+static int add_proxy(struct config *c, const char *tok)
+{
+    struct cidr n;
+    if (parse_cidr(tok, &n) != 0)
+        return -1;
+    if (c->n_trusted_proxies >= CONFIG_MAX_PROXIES)
+        return -2;
+    c->trusted_proxies[c->n_trusted_proxies++] = n;
+    return 0;
+}
+
+/* Lists take one or more items per occurrence, separated by commas or blanks
+ * (the environment can only give one string). */
+static int set_list(struct config *c, const struct opt *o, const char *v, const char *who,
+                    char *err, size_t errsz, const char *expected)
+{
+    int (*add)(struct config *, const char *) = o->type == T_ORIGINS ? add_origin : add_proxy;
+    int max = o->type == T_ORIGINS ? CONFIG_MAX_ORIGINS : CONFIG_MAX_PROXIES;
+    static const char seps[] = ", \t\r\n";
+    int items = 0;
+    const char *p = v;
+    for (;;) {
+        p += strspn(p, seps);
+        if (!*p)
+            break;
+        size_t n = strcspn(p, seps);
+        char tok[300];
+        if (n >= sizeof tok)
+            return fail_value(err, errsz, who, expected, p);
+        memcpy(tok, p, n);
+        tok[n] = '\0';
+        int rc = add(c, tok);
+        if (rc == -2)
+            return fail(err, errsz, who, "at most %d values allowed", max);
+        if (rc != 0)
+            return fail_value(err, errsz, who, expected, tok);
+        items++;
+        p += n;
+    }
+    if (items == 0)
+        return fail_value(err, errsz, who, expected, v);
+    return 0;
+}
+
+static void list_clear(struct config *c, const struct opt *o)
+{
+    if (o->type == T_ORIGINS)
+        c->n_allowed_origins = 0;
+    else if (o->type == T_CIDRS)
+        c->n_trusted_proxies = 0;
+}
+
+/* Parses v for option o into c. who names the source in messages
+ * ("--access-ttl" or "QRLOGIN_ACCESS_TTL (--access-ttl)"). */
+static int opt_set(struct config *c, const struct opt *o, const char *v, const char *who,
+                   char *err, size_t errsz)
+{
+    char ebuf[128];
+    const char *expected = expected_text(o, ebuf, sizeof ebuf);
+    int rc = -1;
+    switch (o->type) {
+    case T_LISTEN:
+        rc = set_listen(c, v);
+        break;
+    case T_URL:
+        rc = set_url(field(c, o), o->size, v);
+        break;
+    case T_STORE:
+        rc = set_store(field(c, o), o->size, v);
+        break;
+    case T_PATH:
+        rc = set_path(field(c, o), o->size, v);
+        break;
+    case T_STRING:
+        rc = set_string(field(c, o), o->size, v);
+        break;
+    case T_SECONDS:
+    case T_COUNT:
+    case T_BYTES:
+        rc = set_int(c, o, v);
+        break;
+    case T_FLAG: {
+        bool b;
+        rc = parse_bool_word(v, &b);
+        if (rc == 0)
+            *(bool *)field(c, o) = b;
+        break;
+    }
+    case T_ENUM:
+        rc = set_enum(c, o, v);
+        break;
+    case T_ORIGINS:
+    case T_CIDRS:
+        return set_list(c, o, v, who, err, errsz, expected);
+    }
+    return rc == 0 ? 0 : fail_value(err, errsz, who, expected, v);
+}
+
+/* ---- the three sources ---- */
+
+static int apply_defaults(struct config *c, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char who[64];
+        snprintf(who, sizeof who, "default of --%s", opts[i].name);
+        if (opts[i].dflt && opt_set(c, &opts[i], opts[i].dflt, who, err, errsz) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* An empty variable counts as unset: compose files and shells often export
+ * VAR= to mean "nothing". */
+static int apply_env(struct config *c, enum source *src, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char name[64], who[128];
+        env_name(&opts[i], name, sizeof name);
+        const char *v = getenv(name);
+        if (!v || !*v)
+            continue;
+        snprintf(who, sizeof who, "%s (--%s)", name, opts[i].name);
+        if (opt_set(c, &opts[i], v, who, err, errsz) != 0)
+            return -1;
+        src[i] = SRC_ENV;
+    }
+    return 0;
+}
+
+static bool is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
+
+static bool takes_value(const struct opt *o) { return o->type != T_FLAG; }
+
+/* Walks argv the way apply_argv does, without validating, to find --help in an
+ * option position: "--client-id --help" asks for help, "--client-id=--help"
+ * does not. */
+static bool argv_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--"))
+            return false;
+        if (is_help(a))
+            return true;
+        if (strncmp(a, "--", 2) != 0 || strchr(a, '='))
+            continue;
+        const struct opt *o = opt_find(a + 2, strlen(a + 2));
+        if (o && takes_value(o) && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+            i++;
+    }
+    return false;
+}
+
+static int add_positional(const char *word, const char **positional, int *n_positional,
+                          char *err, size_t errsz)
+{
+    if (!positional || !n_positional)
+        return fail(err, errsz, "command line", "unexpected argument (no arguments are taken)");
+    if (*n_positional >= MAX_POSITIONAL)
+        return fail(err, errsz, "command line", "at most %d arguments besides options",
+                    MAX_POSITIONAL);
+    positional[(*n_positional)++] = word;
+    return 0;
+}
+
+static int apply_argv(struct config *c, int argc, char **argv, enum source *src,
+                      const char **positional, int *n_positional, char *err, size_t errsz)
+{
+    bool options_done = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || !strcmp(a, "-")) {
+            if (add_positional(a, positional, n_positional, err, errsz) != 0)
+                return -1;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            options_done = true;
+            continue;
+        }
+        char q[80];
+        quote_value(a, q, sizeof q);
+        if (a[1] != '-')
+            return fail(err, errsz, q, "unknown option (see --help)");
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = opt_find(name, nlen);
+        if (!o) {
+            if (eq) /* name the option, not its value */
+                q[(size_t)(eq - a) < sizeof q - 1 ? (size_t)(eq - a) : sizeof q - 1] = '\0';
+            return fail(err, errsz, q, "unknown option (see --help)");
+        }
+        char who[64];
+        snprintf(who, sizeof who, "--%s", o->name);
+        const char *v;
+        if (!takes_value(o)) {
+            if (eq)
+                return fail(err, errsz, who, "is a flag and takes no value");
+            v = "1";
+        } else if (eq) {
+            v = eq + 1;
+        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+            v = argv[++i];
+        } else {
+            char ebuf[128];
+            return fail(err, errsz, who, "expected %s, got nothing",
+                        expected_text(o, ebuf, sizeof ebuf));
+        }
+        size_t idx = (size_t)(o - opts);
+        if (src[idx] != SRC_ARGV)
+            list_clear(c, o);
+        if (opt_set(c, o, v, who, err, errsz) != 0)
+            return -1;
+        src[idx] = SRC_ARGV;
+    }
+    return 0;
+}
+
+/* ---- derived values ---- */
+
+static bool is_wildcard_host(const char *h) { return !strcmp(h, "0.0.0.0") || !strcmp(h, "::"); }
+
+/* The address a phone on the same network can reach: the first IPv4 of an
+ * interface that is up and not loopback. */
+static void first_lan_ipv4(char *out, size_t outsz)
+{
+    struct ifaddrs *ifs = NULL;
+    snprintf(out, outsz, "127.0.0.1");
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (struct ifaddrs *it = ifs; it; it = it->ifa_next) {
+        if (!it->ifa_addr || it->ifa_addr->sa_family != AF_INET)
+            continue;
+        if (!(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK))
+            continue;
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)it->ifa_addr;
+        if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127)
+            continue;
+        if (inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)outsz))
+            break;
+        snprintf(out, outsz, "127.0.0.1");
+    }
+    freeifaddrs(ifs);
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* When the listen address is a specific one, that is where clients must come:
+ * a LAN address would point at a socket nobody listens on. Only a wildcard
+ * bind gets the first non-loopback IPv4. */
+static int derive_public_url(struct config *c)
+{
+    if (c->public_url[0])
+        return 0;
+    bool tls = c->tls_cert[0] && c->tls_key[0];
+    char host[sizeof c->listen_host + 2]; /* room for [brackets] */
+    if (is_wildcard_host(c->listen_host))
+        first_lan_ipv4(host, sizeof host);
+    else if (strchr(c->listen_host, ':'))
+        snprintf(host, sizeof host, "[%s]", c->listen_host);
+    else
+        snprintf(host, sizeof host, "%s", c->listen_host);
+    int n = snprintf(c->public_url, sizeof c->public_url, "%s://%s:%d", tls ? "https" : "http",
+                     host, c->listen_port);
+    return n < 0 || (size_t)n >= sizeof c->public_url ? -1 : 0;
+}
+
+static int derive(struct config *c, char *err, size_t errsz)
+{
+    if (!c->tls_cert[0] != !c->tls_key[0])
+        return fail(err, errsz, c->tls_cert[0] ? "--tls-cert" : "--tls-key",
+                    "needs %s as well (HTTPS takes both)",
+                    c->tls_cert[0] ? "--tls-key FILE" : "--tls-cert FILE");
+    if (!c->keys_dir[0]) {
+        int n = snprintf(c->keys_dir, sizeof c->keys_dir, "%s/keys",
+                         strcmp(c->data_dir, "/") ? c->data_dir : "");
+        if (n < 0 || (size_t)n >= sizeof c->keys_dir)
+            return fail(err, errsz, "--data-dir", "too long to hold keys/ (at most %d bytes)",
+                        (int)sizeof c->keys_dir - 6);
+    }
+    if (!c->store_url[0]) {
+        int n = snprintf(c->store_url, sizeof c->store_url, "sqlite:%s/qrlogin.db",
+                         strcmp(c->data_dir, "/") ? c->data_dir : "");
+        if (n < 0 || (size_t)n >= sizeof c->store_url)
+            return fail(err, errsz, "--data-dir", "too long to hold qrlogin.db (at most %d bytes)",
+                        (int)sizeof c->store_url - 19);
+    }
+    if (derive_public_url(c) != 0)
+        return fail(err, errsz, "--listen",
+                    "host too long to make a public URL; give --public-url");
+    if (!c->audience[0] && copy_text(c->audience, sizeof c->audience, c->public_url) != 0)
+        return fail(err, errsz, "--audience", "public URL too long to serve as audience");
+    if (c->n_allowed_origins == 0) {
+        if (config_url_origin(c->public_url, c->allowed_origins[0],
+                              sizeof c->allowed_origins[0]) != 0)
+            return fail(err, errsz, "--allowed-origin",
+                        "could not derive one from the public URL; give it");
+        c->n_allowed_origins = 1;
+    }
+    if (!c->web_root[0])
+        snprintf(c->web_root, sizeof c->web_root, "%s",
+                 is_dir(QRLOGIN_SOURCE_WEB_ROOT) ? QRLOGIN_SOURCE_WEB_ROOT
+                                                 : QRLOGIN_INSTALL_WEB_ROOT);
+    if (c->threads == 0) {
+        int n = config_cpus_available();
+        c->threads = n > 256 ? 256 : n;
+    }
+    return 0;
+}
+
+enum config_rc config_load(struct config *c, int argc, char **argv, const char **positional,
+                           int *n_positional, char *err, size_t errsz)
+{
+    char scratch[256];
+    if (!err || errsz == 0) {
+        err = scratch;
+        errsz = sizeof scratch;
+    }
+    err[0] = '\0';
+    if (n_positional)
+        *n_positional = 0;
+    if (argc < 0 || (argc > 0 && !argv))
+        argc = 0;
+    memset(c, 0, sizeof *c);
+    enum source src[N_OPTS] = {0};
+    if (apply_defaults(c, err, errsz) != 0)
+        return CONFIG_BAD;
+    if (argv_wants_help(argc, argv))
+        return CONFIG_HELP;
+    if (apply_env(c, src, err, errsz) != 0 ||
+        apply_argv(c, argc, argv, src, positional, n_positional, err, errsz) != 0 ||
+        derive(c, err, errsz) != 0)
+        return CONFIG_BAD;
+    return CONFIG_OK;
+}
+
+/* ---- --help ---- */
+
+static void print_bounds(FILE *f, const struct opt *o)
+{
+    if (o->type == T_SECONDS || o->type == T_COUNT || o->type == T_BYTES)
+        fprintf(f, "; %lld..%lld", o->min, o->max);
+    else if (o->type == T_LISTEN)
+        fprintf(f, "; port 1..65535");
+    else if (o->type == T_ORIGINS)
+        fprintf(f, "; at most %d", CONFIG_MAX_ORIGINS);
+    else if (o->type == T_CIDRS)
+        fprintf(f, "; at most %d", CONFIG_MAX_PROXIES);
+}
+
+void config_print_help(FILE *f)
+{
+    fprintf(f,
+            "Usage:\n"
+            "  qrlogin-broker serve   [options]        run the broker (also what a bare\n"
+            "                                          `qrlogin-broker` does)\n"
+            "  qrlogin-broker useradd [options] NAME   add a user; password from stdin (one "
+            "line)\n"
+            "                                          or a prompt on a tty\n"
+            "  qrlogin-broker keygen  [options]        make a new ES256 signing key current;\n"
+            "                                          old ones stay published\n"
+            "\n"
+            "Options (each also read from the environment variable shown; the command line\n"
+            "wins over the environment). --opt VALUE and --opt=VALUE both work.\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const struct opt *o = &opts[i];
+        char env[64];
+        env_name(o, env, sizeof env);
+        if (o->metavar)
+            fprintf(f, "  --%s %s  [%s]\n", o->name, o->metavar, env);
+        else
+            fprintf(f, "  --%s  [%s=1|0]\n", o->name, env);
+        fprintf(f, "        %s\n        default: %s", o->help, o->dflt ? o->dflt : o->dflt_doc);
+        print_bounds(f, o);
+        fputc('\n', f);
+    }
+    fprintf(f, "  -h, --help\n        this text\n");
+}
+
+/* ---- CPUs ---- */
+
+/* cgroup v2 "cpu.max" is "<quota> <period>" or "max <period>"; a quota of
+ * 150000/100000 lets us keep 2 CPUs busy part of the time, so round up.
+ * Returns 0 when there is no limit or the file is absent or odd. */
+static int cgroup_cpu_limit(void)
+{
+    FILE *f = fopen(CPU_MAX_PATH, "re");
+    if (!f)
+        return 0;
+    char line[128];
+    int limit = 0;
+    if (fgets(line, sizeof line, f) && strncmp(line, "max", 3) != 0) {
+        long long quota, period;
+        if (sscanf(line, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0) {
+            long long n = (quota + period - 1) / period;
+            limit = n > INT_MAX ? INT_MAX : (int)n;
+        }
+    }
+    fclose(f);
+    return limit;
+}
+
+int config_cpus_available(void)
+{
+    int n = 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1) {
+        long s = sysconf(_SC_NPROCESSORS_ONLN);
+        n = s > 0 && s < INT_MAX ? (int)s : 1;
+    }
+    int limit = cgroup_cpu_limit();
+    if (limit > 0 && limit < n)
+        n = limit;
+    return n < 1 ? 1 : n;
+}

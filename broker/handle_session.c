@@ -1,0 +1,162 @@
+/* handle_session.c — token.refresh, session.list, session.revoke, logout and
+ * logout.all over the socket (PROTOCOL.md §4–5). The decisions are
+ * sessions.c's; this file turns them into frames. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "hub.h"
+#include "sessions.h"
+#include "ws_dispatch.h"
+
+static struct req *req_copy(const struct req *r)
+{
+    struct req *x = malloc(sizeof *x);
+    if (x)
+        *x = *r;
+    else
+        reply_error(r, E_INTERNAL, NULL);
+    return x;
+}
+
+/* ---- token.refresh ---- */
+
+static void refreshed(void *arg, enum api_err err, const struct issued *is, int64_t retry_after)
+{
+    struct req *r = arg;
+    if (err == E_RATE_LIMITED) {
+        reply_rate_limited(r, retry_after, "refreshed too recently");
+    } else if (err) {
+        reply_error(r, err, NULL);
+    } else {
+        struct jw w;
+        reply_start(&w, r, "token");
+        jw_kv_str(&w, "access_token", is->access);
+        jw_kv_str(&w, "refresh_token", is->refresh);
+        jw_kv_str(&w, "token_type", "Bearer");
+        jw_kv_int(&w, "expires_in", is->expires_in);
+        jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
+        jw_kv_str(&w, "session_id", is->sid);
+        reply_finish(r, &w);
+    }
+    free(r);
+}
+
+void handle_token_refresh(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    (void)c;
+    char token[JWT_MAX_TOKEN + 1];
+    size_t len;
+    enum json_rc rc = json_get_str(d, 0, "refresh_token", token, sizeof token, &len);
+    if (rc == JSON_MISSING || rc == JSON_WRONG_TYPE) {
+        reply_error(r, E_BAD_REQUEST, "refresh_token must be a string");
+        return;
+    }
+    if (rc) {
+        reply_error(r, E_INVALID_TOKEN, NULL);
+        return;
+    }
+    struct req *x = req_copy(r);
+    if (x)
+        sessions_refresh(token, len, refreshed, x);
+}
+
+/* ---- session.list ---- */
+
+struct list_ctx {
+    struct req r;
+    char current[SID_MAX];
+};
+
+static void listed(void *arg, enum api_err err, const struct session_rec *s, int n)
+{
+    struct list_ctx *x = arg;
+    if (err) {
+        reply_error(&x->r, err, NULL);
+        free(x);
+        return;
+    }
+    struct jw w;
+    reply_start(&w, &x->r, "sessions");
+    jw_key(&w, "sessions");
+    jw_arr_open(&w);
+    for (int i = 0; i < n; i++) {
+        jw_obj_open(&w);
+        jw_kv_str(&w, "session_id", s[i].sid);
+        jw_kv_str(&w, "kind", s[i].kind);
+        jw_kv_int(&w, "created_at", s[i].created_at);
+        jw_kv_int(&w, "last_used_at", s[i].last_used_at);
+        jw_kv_str(&w, "ip", s[i].ip);
+        jw_kv_str(&w, "user_agent", s[i].user_agent);
+        jw_kv_bool(&w, "current", !strcmp(s[i].sid, x->current));
+        jw_obj_close(&w);
+    }
+    jw_arr_close(&w);
+    reply_finish(&x->r, &w);
+    free(x);
+}
+
+void handle_session_list(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    (void)d;
+    struct list_ctx *x = calloc(1, sizeof *x);
+    if (!x) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    x->r = *r;
+    snprintf(x->current, sizeof x->current, "%s", c->sid);
+    sessions_list(c->user_id, listed, x);
+}
+
+/* ---- revoking ---- */
+
+static void done_ok(void *arg, enum api_err err)
+{
+    struct req *r = arg;
+    if (err)
+        reply_error(r, err, err == E_NOT_FOUND ? "no such session" : NULL);
+    else
+        reply_ok(r, NULL);
+    free(r);
+}
+
+void handle_session_revoke(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    char sid[SID_MAX];
+    enum json_rc rc = json_get_str(d, 0, "session_id", sid, sizeof sid, NULL);
+    if (rc == JSON_TOO_LONG) {
+        reply_error(r, E_NOT_FOUND, "no such session");
+        return;
+    }
+    if (rc) {
+        reply_error(r, E_BAD_REQUEST, "session_id must be a string");
+        return;
+    }
+    struct req *x = req_copy(r);
+    if (x)
+        sessions_revoke(c->user_id, sid, "revoked", done_ok, x);
+}
+
+void handle_logout(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    (void)d;
+    if (!c->sid[0]) {
+        reply_error(r, E_UNAUTHORIZED, "this socket is not attached to a session");
+        return;
+    }
+    char sid[SID_MAX];
+    snprintf(sid, sizeof sid, "%s", c->sid);
+    int64_t uid = c->user_id;
+    struct req *x = req_copy(r);
+    if (x)
+        sessions_revoke(uid, sid, "logout", done_ok, x);
+}
+
+void handle_logout_all(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    (void)d;
+    struct req *x = req_copy(r);
+    if (x)
+        sessions_logout_all(c->user_id, done_ok, x);
+}

@@ -1,0 +1,370 @@
+/* handle_ticket.c — the PC's ticket.new / ticket.cancel and the phone's
+ * ticket.scan / ticket.confirm / ticket.deny (PROTOCOL.md §3–4), plus the
+ * pushes for every ticket transition. The state machine itself is
+ * tickets.c's. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "hub.h"
+#include "log.h"
+#include "metrics.h"
+#include "qr.h"
+#include "server.h"
+#include "sessions.h"
+#include "tickets.h"
+#include "ws_dispatch.h"
+
+static void user_json(struct jw *w, int64_t id, const char *name)
+{
+    char sid[24];
+    snprintf(sid, sizeof sid, "%lld", (long long)id);
+    jw_key(w, "user");
+    jw_obj_open(w);
+    jw_kv_str(w, "id", sid);
+    jw_kv_str(w, "name", name);
+    jw_obj_close(w);
+}
+
+/* The `ticket` message, as a reply (r) or as a rotation push (r == NULL).
+ * The SVG is written straight into the message and freed: no copy of it is
+ * kept per waiting PC. */
+static int send_ticket(uint64_t conn, const struct req *r, const struct ticket *t)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s/m/#t=%s", broker.cfg.public_url, t->id);
+    size_t svg_len;
+    char *svg = qr_svg(url, &svg_len);
+    if (!svg)
+        return -1;
+    struct jw w;
+    if (r)
+        reply_start(&w, r, "ticket");
+    else
+        push_start(&w, "ticket");
+    if (!r)
+        jw_kv_bool(&w, "rotated", true);
+    jw_kv_str(&w, "ticket", t->id);
+    jw_kv_str(&w, "url", url);
+    jw_key(&w, "qr_svg");
+    jw_strn(&w, svg, svg_len);
+    jw_kv_int(&w, "expires_in", tickets_expires_in(t, clock_now_ms()));
+    if (broker.cfg.number_match)
+        jw_kv_str(&w, "code", t->code);
+    free(svg);
+    if (r)
+        reply_finish(r, &w);
+    else
+        push_finish(conn, &w);
+    return 0;
+}
+
+static void push_simple(uint64_t conn, const char *type, const char *ticket)
+{
+    struct jw w;
+    push_start(&w, type);
+    jw_kv_str(&w, "ticket", ticket);
+    push_finish(conn, &w);
+}
+
+static void pc_changed(uint64_t pc_conn)
+{
+    struct conn *pc = hub_get(pc_conn);
+    if (pc)
+        hub_conn_changed(pc);
+}
+
+static void audit(const struct ticket *t, int64_t user_id, const char *phone_sid,
+                  const char *sid, const char *outcome)
+{
+    struct audit_rec a = {.at = clock_now_ms(), .user_id = user_id};
+    snprintf(a.sid, sizeof a.sid, "%s", sid ? sid : "");
+    log_ticket_prefix(t->id, a.ticket_prefix);
+    snprintf(a.pc_ip, sizeof a.pc_ip, "%s", t->pc_ip);
+    snprintf(a.pc_user_agent, sizeof a.pc_user_agent, "%s",
+             t->pc_user_agent ? t->pc_user_agent : "");
+    snprintf(a.phone_sid, sizeof a.phone_sid, "%s", phone_sid);
+    snprintf(a.outcome, sizeof a.outcome, "%s", outcome);
+    broker.store->ops->audit_add(broker.store, &a, store_ignore_done, NULL);
+    char p[7];
+    log_info("login decision: ticket %s… user %lld outcome %s pc %s", log_ticket_prefix(t->id, p),
+             (long long)user_id, outcome, t->pc_ip);
+}
+
+/* tickets.c tells us every transition; the pushes are ours. */
+static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
+{
+    char p[7];
+    log_ticket_prefix(t->id, p);
+    switch (ev) {
+    case TEV_ROTATED:
+        metrics.tickets[MT_ROTATED]++;
+        log_debug("ticket %s… rotated (%d)", p, t->rotations);
+        if (send_ticket(t->pc_conn, NULL, t))
+            log_error("ticket %s…: QR encoding failed", p);
+        break;
+    case TEV_EXPIRED:
+        metrics.tickets[MT_EXPIRED]++;
+        log_debug("ticket %s… expired", p);
+        push_simple(t->pc_conn, "ticket.expired", t->id);
+        pc_changed(t->pc_conn);
+        break;
+    case TEV_SCANNED:
+        metrics.tickets[MT_SCANNED]++;
+        log_info("ticket %s… scanned by user %lld", p, (long long)t->user_id);
+        {
+            struct jw w;
+            push_start(&w, "ticket.scanned");
+            jw_kv_str(&w, "ticket", t->id);
+            user_json(&w, t->user_id, t->user_name);
+            push_finish(t->pc_conn, &w);
+        }
+        break;
+    case TEV_DENIED:
+    case TEV_CODE_MISMATCH:
+        metrics.tickets[ev == TEV_DENIED ? MT_DENIED : MT_CODE_MISMATCH]++;
+        audit(t, t->user_id, t->phone_sid, NULL, ev == TEV_DENIED ? "denied" : "code_mismatch");
+        push_simple(t->pc_conn, "ticket.denied", t->id);
+        pc_changed(t->pc_conn);
+        break;
+    case TEV_CANCELLED:
+        metrics.tickets[MT_CANCELLED]++;
+        if (t->state == TICKET_SCANNED)
+            push_simple(t->phone_conn, "ticket.cancelled", t->id);
+        break;
+    }
+}
+
+void handlers_tickets_init(void)
+{
+    struct tickets_config tc = {
+        .ttl_ms = broker.cfg.ticket_ttl * 1000,
+        .max_rotations = broker.cfg.max_rotations,
+        .number_match = broker.cfg.number_match,
+    };
+    tickets_init(&tc, on_ticket_event);
+}
+
+/* ---- PC side ---- */
+
+void handle_ticket_new(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    char name[CLIENT_NAME_MAX + 1] = "";
+    int client = json_member(d, 0, "client");
+    if (client >= 0) {
+        if (json_type(d, client) != 'o') {
+            reply_error(r, E_BAD_REQUEST, "client must be an object");
+            return;
+        }
+        enum json_rc rc = json_get_str(d, client, "name", name, sizeof name, NULL);
+        if (rc && rc != JSON_MISSING) {
+            reply_error(r, E_BAD_REQUEST, "client.name must be a string of at most 64 bytes");
+            return;
+        }
+    }
+    const struct ticket *t;
+    if (tickets_create(c->id, c->ip, c->user_agent, name, &t)) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    metrics.tickets[MT_CREATED]++;
+    if (send_ticket(c->id, r, t)) {
+        tickets_cancel_pc(c->id);
+        reply_error(r, E_INTERNAL, "could not draw the QR code");
+        return;
+    }
+    hub_conn_changed(c);
+    server_timers_kick();
+}
+
+void handle_ticket_cancel(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    (void)d;
+    if (tickets_cancel_pc(c->id)) {
+        reply_error(r, E_NOT_FOUND, "this socket has no live ticket");
+        return;
+    }
+    reply_ok(r, NULL);
+    hub_conn_changed(c);
+}
+
+/* ---- phone side ---- */
+
+/* A ticket field: exactly our format, else it cannot exist (not_found). */
+static int get_ticket(const struct json_doc *d, const struct req *r, char out[TICKET_LEN + 1])
+{
+    char buf[TICKET_LEN + 2];
+    enum json_rc rc = json_get_str(d, 0, "ticket", buf, sizeof buf, NULL);
+    if (rc == JSON_MISSING || rc == JSON_WRONG_TYPE) {
+        reply_error(r, E_BAD_REQUEST, "ticket must be a string");
+        return -1;
+    }
+    if (rc || strlen(buf) != TICKET_LEN ||
+        strspn(buf, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            TICKET_LEN) {
+        reply_error(r, E_NOT_FOUND, NULL);
+        return -1;
+    }
+    memcpy(out, buf, TICKET_LEN + 1);
+    return 0;
+}
+
+static void reply_ticket_rc(const struct req *r, enum ticket_rc rc)
+{
+    switch (rc) {
+    case TICKET_NOT_FOUND:
+        reply_error(r, E_NOT_FOUND, NULL);
+        break;
+    case TICKET_CONFLICT:
+        reply_error(r, E_CONFLICT, "this ticket is bound to another user, or was not scanned");
+        break;
+    case TICKET_CODE_MISMATCH:
+        reply_error(r, E_CODE_MISMATCH, NULL);
+        break;
+    default:
+        reply_error(r, E_INTERNAL, NULL);
+        break;
+    }
+}
+
+void handle_ticket_scan(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    char id[TICKET_LEN + 1];
+    if (get_ticket(d, r, id))
+        return;
+    const struct ticket *t;
+    enum ticket_rc rc = tickets_scan(id, c->user_id, c->user_name, c->id, c->sid, &t);
+    if (rc) {
+        reply_ticket_rc(r, rc);
+        return;
+    }
+    struct jw w;
+    reply_start(&w, r, "ticket.info");
+    jw_kv_str(&w, "ticket", t->id);
+    jw_kv_int(&w, "expires_in", tickets_expires_in(t, clock_now_ms()));
+    jw_key(&w, "pc");
+    jw_obj_open(&w);
+    jw_kv_str(&w, "ip", t->pc_ip);
+    jw_kv_str(&w, "user_agent", t->pc_user_agent ? t->pc_user_agent : "");
+    jw_kv_str(&w, "client_name", t->client_name);
+    jw_kv_int(&w, "created_at", t->created_at);
+    jw_obj_close(&w);
+    if (broker.cfg.number_match) {
+        jw_key(&w, "code_choices");
+        jw_arr_open(&w);
+        for (int i = 0; i < 3; i++)
+            jw_str(&w, t->choices[i]);
+        jw_arr_close(&w);
+    }
+    reply_finish(r, &w);
+    server_timers_kick();
+}
+
+/* A confirmed ticket waiting for its user record and then its session. */
+struct confirm_ctx {
+    struct req r;
+    struct ticket t; /* taken out of tickets.c; owns pc_user_agent */
+    int64_t user_id;
+    char phone_sid[SID_MAX];
+};
+
+static void confirm_free(struct confirm_ctx *x)
+{
+    tickets_release(&x->t);
+    free(x);
+}
+
+static void orphan_revoked(void *arg, enum api_err e) { (void)arg, (void)e; }
+
+static void confirm_issued(void *arg, enum api_err err, const struct issued *is, int64_t ra)
+{
+    struct confirm_ctx *x = arg;
+    (void)ra;
+    if (err) {
+        reply_error(&x->r, err, NULL);
+        push_simple(x->t.pc_conn, "ticket.denied", x->t.id);
+        pc_changed(x->t.pc_conn);
+        confirm_free(x);
+        return;
+    }
+    struct conn *pc = hub_get(x->t.pc_conn);
+    if (!pc) {
+        /* The PC left while we signed: nobody holds this session. */
+        sessions_revoke(is->user_id, is->sid, "revoked", orphan_revoked, NULL);
+        reply_error(&x->r, E_NOT_FOUND, "the computer disconnected");
+        confirm_free(x);
+        return;
+    }
+    metrics.tickets[MT_CONFIRMED]++;
+    audit(&x->t, x->user_id, x->phone_sid, is->sid, "confirmed");
+    struct jw w;
+    push_start(&w, "login");
+    jw_kv_str(&w, "ticket", x->t.id);
+    jw_kv_str(&w, "access_token", is->access);
+    jw_kv_str(&w, "refresh_token", is->refresh);
+    jw_kv_str(&w, "token_type", "Bearer");
+    jw_kv_int(&w, "expires_in", is->expires_in);
+    jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
+    jw_kv_str(&w, "session_id", is->sid);
+    user_json(&w, is->user_id, is->user_name);
+    push_finish(pc->id, &w);
+    hub_attach(pc, is->user_id, is->user_name, is->sid);
+    hub_conn_changed(pc);
+    reply_ok(&x->r, x->t.id);
+    confirm_free(x);
+}
+
+static void confirm_user_cb(void *arg, enum store_rc rc, const struct user_rec *u)
+{
+    struct confirm_ctx *x = arg;
+    if (rc) {
+        reply_error(&x->r, rc == STORE_NOT_FOUND ? E_UNAUTHORIZED : E_INTERNAL, NULL);
+        push_simple(x->t.pc_conn, "ticket.denied", x->t.id);
+        pc_changed(x->t.pc_conn);
+        confirm_free(x);
+        return;
+    }
+    sessions_create(u, "web", x->t.pc_ip, x->t.pc_user_agent ? x->t.pc_user_agent : "",
+                    confirm_issued, x);
+}
+
+void handle_ticket_confirm(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    char id[TICKET_LEN + 1], code[4] = "";
+    if (get_ticket(d, r, id))
+        return;
+    enum json_rc crc = json_get_str(d, 0, "code", code, sizeof code, NULL);
+    if (crc && crc != JSON_MISSING) {
+        reply_error(r, E_BAD_REQUEST, "code must be a two-digit string");
+        return;
+    }
+    struct confirm_ctx *x = calloc(1, sizeof *x);
+    if (!x) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    x->r = *r;
+    x->user_id = c->user_id;
+    snprintf(x->phone_sid, sizeof x->phone_sid, "%s", c->sid);
+    enum ticket_rc rc = tickets_confirm(id, c->user_id, crc ? NULL : code, &x->t);
+    if (rc) {
+        reply_ticket_rc(r, rc);
+        free(x);
+        return;
+    }
+    broker.store->ops->user_by_id(broker.store, c->user_id, confirm_user_cb, x);
+}
+
+void handle_ticket_deny(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    char id[TICKET_LEN + 1];
+    if (get_ticket(d, r, id))
+        return;
+    enum ticket_rc rc = tickets_deny(id, c->user_id);
+    if (rc) {
+        reply_ticket_rc(r, rc);
+        return;
+    }
+    reply_ok(r, id);
+}

@@ -1,0 +1,410 @@
+/* http_api.c — see http_api.h.
+ *
+ * Responses are built whole in the per-connection state, then written from
+ * HTTP_WRITEABLE: headers in one callback, body in the next (one lws_write per
+ * WRITEABLE). Requests that need a worker or the store (/api/me, /api/token)
+ * hold a request id, never the wsi: a table maps live ids to their state, and
+ * a result for an id that closed meanwhile is dropped (DESIGN.md rule 3). */
+#include "http_api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "hmap.h"
+#include "json.h"
+#include "metrics.h"
+#include "sessions.h"
+#include "workers.h"
+
+enum http_phase { PH_IDLE, PH_WAITING, PH_HEADERS, PH_BODY };
+
+struct http_pss {
+    struct hnode node;   /* in `pending` while a result is awaited */
+    uint64_t id;
+    struct lws *wsi;
+    enum http_phase phase;
+    bool is_token;       /* POST /api/token body being received */
+    int status;
+    const char *content_type;
+    const char *cache_control;
+    bool www_auth;
+    char *body;          /* LWS_PRE headroom first */
+    size_t body_len;
+    char post[HTTP_API_BODY_MAX + 1];
+    size_t post_len;
+    bool post_overflow;
+};
+
+size_t http_api_pss_size(void) { return sizeof(struct http_pss); }
+
+static struct hmap pending;
+static uint64_t next_id = 1;
+
+static struct http_pss *pending_find(uint64_t id)
+{
+    uint64_t h = hmap_hash_u64(id);
+    for (struct hnode *n = hmap_chain(&pending, h); n; n = n->next) {
+        struct http_pss *p = hmap_entry(n, struct http_pss, node);
+        if (n->hash == h && p->id == id)
+            return p;
+    }
+    return NULL;
+}
+
+static void pss_reset(struct http_pss *p)
+{
+    if (p->phase == PH_WAITING)
+        hmap_remove(&pending, &p->node);
+    free(p->body);
+    p->body = NULL;
+    p->body_len = 0;
+    p->phase = PH_IDLE;
+    p->www_auth = false;
+    p->is_token = false;
+    p->post_len = 0;
+    p->post_overflow = false;
+}
+
+/* Takes a jw started with headroom LWS_PRE as the body. */
+static void respond_jw(struct http_pss *p, int status, struct jw *w)
+{
+    size_t len;
+    char *buf = jw_finish(w, &len);
+    if (p->phase == PH_WAITING)
+        hmap_remove(&pending, &p->node);
+    free(p->body);
+    p->body = buf;
+    p->body_len = buf ? len : 0;
+    p->status = buf ? status : HTTP_STATUS_INTERNAL_SERVER_ERROR;
+    p->content_type = "application/json";
+    p->cache_control = "no-store";
+    p->phase = PH_HEADERS;
+    lws_callback_on_writable(p->wsi);
+}
+
+static void respond_text(struct http_pss *p, int status, const char *type, const char *cache,
+                         const char *text, size_t n)
+{
+    free(p->body);
+    p->body = malloc(LWS_PRE + n + 1);
+    if (p->body)
+        memcpy(p->body + LWS_PRE, text, n);
+    p->body_len = p->body ? n : 0;
+    p->status = p->body ? status : HTTP_STATUS_INTERNAL_SERVER_ERROR;
+    p->content_type = type;
+    p->cache_control = cache;
+    p->phase = PH_HEADERS;
+    lws_callback_on_writable(p->wsi);
+}
+
+static void respond_error(struct http_pss *p, int status, const char *code)
+{
+    struct jw w;
+    jw_init(&w, LWS_PRE);
+    jw_obj_open(&w);
+    jw_kv_str(&w, "error", code);
+    jw_obj_close(&w);
+    respond_jw(p, status, &w);
+}
+
+static void wait_for_result(struct http_pss *p)
+{
+    p->id = next_id++;
+    p->phase = PH_WAITING;
+    hmap_insert(&pending, &p->node, hmap_hash_u64(p->id));
+}
+
+/* ---- GET /healthz, /metrics, /.well-known/jwks.json ---- */
+
+static void get_healthz(struct http_pss *p)
+{
+    bool ok = broker.store && broker.store->ops->healthy(broker.store);
+    const char *body = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
+    respond_text(p, ok ? 200 : 503, "application/json", "no-store", body, strlen(body));
+}
+
+static void get_metrics(struct http_pss *p)
+{
+    char buf[8192];
+    int n = metrics_render(buf, sizeof buf, workers_pending());
+    if (n < 0)
+        n = 0;
+    respond_text(p, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store", buf, (size_t)n);
+}
+
+static void get_jwks(struct http_pss *p)
+{
+    char buf[8192];
+    int n = keys_jwks_json(&broker.keys, buf, sizeof buf);
+    if (n < 0) {
+        respond_error(p, 500, "internal");
+        return;
+    }
+    /* Verifiers cache the set; keep it short so a new key is seen soon. */
+    respond_text(p, 200, "application/json", "public, max-age=300", buf, (size_t)n);
+}
+
+/* ---- GET /api/me ---- */
+
+static void me_checked(void *arg, enum api_err err, const struct claims *c)
+{
+    uint64_t id = (uint64_t)(uintptr_t)arg;
+    struct http_pss *p = pending_find(id);
+    if (!p)
+        return; /* the client left */
+    if (err == E_INTERNAL) {
+        respond_error(p, 500, "internal");
+        return;
+    }
+    if (err) {
+        p->www_auth = true;
+        respond_error(p, 401, "invalid_token");
+        return;
+    }
+    struct jw w;
+    jw_init(&w, LWS_PRE);
+    jw_obj_open(&w);
+    char sub[24];
+    snprintf(sub, sizeof sub, "%lld", (long long)c->sub);
+    jw_kv_str(&w, "sub", sub);
+    jw_kv_str(&w, "name", c->name);
+    jw_kv_str(&w, "sid", c->sid);
+    jw_kv_int(&w, "iat", c->iat);
+    jw_kv_int(&w, "exp", c->exp);
+    jw_obj_close(&w);
+    respond_jw(p, 200, &w);
+}
+
+static void get_me(struct lws *wsi, struct http_pss *p)
+{
+    char auth[JWT_MAX_TOKEN + 32];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 0 || n >= (int)sizeof auth ||
+        lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+        strncasecmp(auth, "Bearer ", 7)) {
+        p->www_auth = true;
+        respond_error(p, 401, "invalid_token");
+        return;
+    }
+    const char *tok = auth + 7;
+    while (*tok == ' ')
+        tok++;
+    wait_for_result(p);
+    sessions_check_access(tok, strlen(tok), me_checked, (void *)(uintptr_t)p->id);
+}
+
+/* ---- POST /api/token ---- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Finds `name` in an application/x-www-form-urlencoded body and decodes its
+ * value into out. Returns the length, -1 if absent, -2 if malformed, too long
+ * or given twice (ambiguous input is refused, not guessed at). */
+static int form_value(const char *body, size_t len, const char *name, char *out, size_t outsz)
+{
+    size_t nlen = strlen(name);
+    int found = -1;
+    size_t i = 0;
+    while (i < len) {
+        size_t end = i;
+        while (end < len && body[end] != '&')
+            end++;
+        if (end - i > nlen && !memcmp(body + i, name, nlen) && body[i + nlen] == '=') {
+            if (found != -1)
+                return -2;
+            size_t o = 0;
+            for (size_t k = i + nlen + 1; k < end; k++) {
+                int ch = (unsigned char)body[k];
+                if (ch == '+')
+                    ch = ' ';
+                else if (ch == '%') {
+                    if (k + 2 >= end)
+                        return -2;
+                    int hi = hexval(body[k + 1]), lo = hexval(body[k + 2]);
+                    if (hi < 0 || lo < 0)
+                        return -2;
+                    ch = hi * 16 + lo;
+                    k += 2;
+                }
+                if (o + 1 >= outsz || ch == 0)
+                    return -2;
+                out[o++] = (char)ch;
+            }
+            out[o] = '\0';
+            found = (int)o;
+        }
+        i = end + 1;
+    }
+    return found;
+}
+
+static void token_issued(void *arg, enum api_err err, const struct issued *is, int64_t retry)
+{
+    uint64_t id = (uint64_t)(uintptr_t)arg;
+    struct http_pss *p = pending_find(id);
+    if (!p)
+        return;
+    struct jw w;
+    jw_init(&w, LWS_PRE);
+    jw_obj_open(&w);
+    if (err) {
+        jw_kv_str(&w, "error", api_err_code(err));
+        jw_kv_str(&w, "error_description", api_err_message(err));
+        if (err == E_RATE_LIMITED)
+            jw_kv_int(&w, "retry_after", retry < 1 ? 1 : retry);
+        jw_obj_close(&w);
+        respond_jw(p, err == E_INTERNAL ? 500 : 400, &w);
+        return;
+    }
+    jw_kv_str(&w, "access_token", is->access);
+    jw_kv_str(&w, "token_type", "Bearer");
+    jw_kv_int(&w, "expires_in", is->expires_in);
+    jw_kv_str(&w, "refresh_token", is->refresh);
+    jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
+    jw_kv_str(&w, "session_id", is->sid);
+    jw_obj_close(&w);
+    respond_jw(p, 200, &w);
+}
+
+static void post_token(struct http_pss *p)
+{
+    char grant[32], token[JWT_MAX_TOKEN + 1];
+    if (p->post_overflow) {
+        respond_error(p, 400, "bad_request");
+        return;
+    }
+    int g = form_value(p->post, p->post_len, "grant_type", grant, sizeof grant);
+    if (g < 0 || strcmp(grant, "refresh_token")) {
+        respond_error(p, 400, g == -1 ? "bad_request" : "unsupported_grant_type");
+        return;
+    }
+    int t = form_value(p->post, p->post_len, "refresh_token", token, sizeof token);
+    if (t == -1) {
+        respond_error(p, 400, "bad_request");
+        return;
+    }
+    if (t < 0) {
+        respond_error(p, 400, "invalid_token");
+        return;
+    }
+    wait_for_result(p);
+    sessions_refresh(token, (size_t)t, token_issued, (void *)(uintptr_t)p->id);
+}
+
+/* ---- lws glue ---- */
+
+static int on_http(struct lws *wsi, struct http_pss *p, const char *uri)
+{
+    pss_reset(p);
+    p->wsi = wsi;
+    bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    if (is_post) {
+        char path[64] = "";
+        lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_POST_URI);
+        if (!strcmp(path, "/api/token")) {
+            p->is_token = true;
+            return 0; /* wait for the body */
+        }
+        return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
+    }
+    if (!strcmp(uri, "/healthz"))
+        get_healthz(p);
+    else if (!strcmp(uri, "/metrics"))
+        get_metrics(p);
+    else if (!strcmp(uri, "/.well-known/jwks.json"))
+        get_jwks(p);
+    else if (!strcmp(uri, "/api/me"))
+        get_me(wsi, p);
+    else if (!strcmp(uri, "/api/token"))
+        return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
+    else
+        return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 1;
+    return 0;
+}
+
+static int on_writeable(struct lws *wsi, struct http_pss *p)
+{
+    if (p->phase == PH_HEADERS) {
+        unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *q = start,
+                                            *end = buf + sizeof buf - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned)p->status, p->content_type,
+                                        p->body_len, &q, end) ||
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                        (const unsigned char *)p->cache_control,
+                                        (int)strlen(p->cache_control), &q, end))
+            return 1;
+        if (p->www_auth) {
+            static const char v[] = "Bearer error=\"invalid_token\"";
+            if (lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+                                            (const unsigned char *)v, sizeof v - 1, &q, end))
+                return 1;
+        }
+        if (lws_finalize_write_http_header(wsi, start, &q, end))
+            return 1;
+        p->phase = PH_BODY;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (p->phase != PH_BODY)
+        return 0;
+    int n = p->body_len ? lws_write(wsi, (unsigned char *)p->body + LWS_PRE, p->body_len,
+                                    LWS_WRITE_HTTP_FINAL)
+                        : 0;
+    size_t want = p->body_len;
+    pss_reset(p);
+    if (n < (int)want)
+        return -1;
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    struct http_pss *p = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(wsi, p, in ? (const char *)in : "");
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!p->is_token)
+            break;
+        if (p->post_len + len > HTTP_API_BODY_MAX) {
+            p->post_overflow = true;
+            return 0;
+        }
+        memcpy(p->post + p->post_len, in, len);
+        p->post_len += len;
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!p->is_token)
+            break;
+        p->wsi = wsi;
+        post_token(p);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (p)
+            return on_writeable(wsi, p);
+        return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (p)
+            pss_reset(p);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+void http_api_shutdown(void) { hmap_free(&pending); }

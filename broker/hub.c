@@ -1,0 +1,314 @@
+/* hub.c — see hub.h. */
+#include "hub.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "tickets.h"
+
+/* The sockets attached to one session. */
+struct hub_session {
+    struct hnode node;
+    char sid[SID_MAX];
+    struct conn *head;
+};
+
+/* How many connections one client IP holds. */
+struct hub_ip {
+    struct hnode node;
+    char ip[IP_MAX];
+    int count;
+};
+
+static struct hmap conns;
+static struct hmap ips;
+static struct hmap sessions;
+static uint64_t next_id = 1;
+static int64_t idle_timeout;
+
+void hub_init(void) {}
+
+static struct hub_session *session_find(const char *sid)
+{
+    uint64_t h = hmap_hash_bytes(sid, strlen(sid));
+    for (struct hnode *n = hmap_chain(&sessions, h); n; n = n->next) {
+        struct hub_session *s = hmap_entry(n, struct hub_session, node);
+        if (n->hash == h && !strcmp(s->sid, sid))
+            return s;
+    }
+    return NULL;
+}
+
+struct conn *hub_conn_new(struct lws *wsi)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->id = next_id++;
+    c->wsi = wsi;
+    c->kind = CONN_KIND_ANON;
+    if (hmap_insert(&conns, &c->by_id, hmap_hash_u64(c->id))) {
+        free(c);
+        return NULL;
+    }
+    metrics.conns[c->kind]++;
+    return c;
+}
+
+struct conn *hub_get(uint64_t id)
+{
+    uint64_t h = hmap_hash_u64(id);
+    for (struct hnode *n = hmap_chain(&conns, h); n; n = n->next) {
+        struct conn *c = hmap_entry(n, struct conn, by_id);
+        if (n->hash == h && c->id == id)
+            return c;
+    }
+    return NULL;
+}
+
+size_t hub_count(void) { return conns.count; }
+
+static void session_unlink(struct conn *c)
+{
+    struct hub_session *s = c->sess;
+    if (!s)
+        return;
+    if (c->sess_prev)
+        c->sess_prev->sess_next = c->sess_next;
+    else
+        s->head = c->sess_next;
+    if (c->sess_next)
+        c->sess_next->sess_prev = c->sess_prev;
+    c->sess_prev = c->sess_next = NULL;
+    c->sess = NULL;
+    if (!s->head) {
+        hmap_remove(&sessions, &s->node);
+        free(s);
+    }
+}
+
+void hub_set_idle_timeout(int64_t secs) { idle_timeout = secs; }
+
+void hub_conn_changed(struct conn *c)
+{
+    bool has_ticket = tickets_pc_has(c->id);
+    enum metric_conn_kind k = c->user_id ? CONN_KIND_AUTHED
+                              : has_ticket ? CONN_KIND_PC
+                                           : CONN_KIND_ANON;
+    metrics.conns[c->kind]--;
+    metrics.conns[k]++;
+    c->kind = k;
+
+    /* lws's per-wsi timer (LWS_CALLBACK_TIMER in ws_conn.c closes with 1000);
+     * armed only while idle, so waiting PCs and signed-in sockets carry none. */
+    bool idle = k == CONN_KIND_ANON && idle_timeout > 0;
+    if (idle != c->idle_armed && c->wsi) {
+        lws_set_timer_usecs(c->wsi, idle ? (lws_usec_t)idle_timeout * LWS_US_PER_SEC
+                                         : LWS_SET_TIMER_USEC_CANCEL);
+        c->idle_armed = idle;
+    }
+}
+
+void hub_attach(struct conn *c, int64_t user_id, const char *user_name, const char *sid)
+{
+    session_unlink(c);
+    c->user_id = user_id;
+    snprintf(c->user_name, sizeof c->user_name, "%s", user_name);
+    snprintf(c->sid, sizeof c->sid, "%s", sid);
+    struct hub_session *s = session_find(sid);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s)
+            return; /* identity set; pushes for this session will miss it */
+        snprintf(s->sid, sizeof s->sid, "%s", sid);
+        if (hmap_insert(&sessions, &s->node, hmap_hash_bytes(s->sid, strlen(s->sid)))) {
+            free(s);
+            return;
+        }
+    }
+    c->sess = s;
+    c->sess_next = s->head;
+    if (s->head)
+        s->head->sess_prev = c;
+    s->head = c;
+}
+
+void hub_detach(struct conn *c)
+{
+    session_unlink(c);
+    c->user_id = 0;
+    c->user_name[0] = '\0';
+    c->sid[0] = '\0';
+}
+
+void hub_each(void (*fn)(struct conn *c, void *arg), void *arg)
+{
+    for (size_t b = 0; b < conns.nbuckets; b++)
+        for (struct hnode *n = conns.buckets[b]; n; n = n->next)
+            fn(hmap_entry(n, struct conn, by_id), arg);
+}
+
+void hub_each_in_session(const char *sid, void (*fn)(struct conn *c, void *arg), void *arg)
+{
+    struct hub_session *s = session_find(sid);
+    if (!s)
+        return;
+    /* fn may detach c, which can free s when c was the last one. */
+    struct conn *c = s->head;
+    while (c) {
+        struct conn *next = c->sess_next;
+        fn(c, arg);
+        c = next;
+    }
+}
+
+static void queue_free(struct conn *c)
+{
+    struct out_msg *m = c->q_head;
+    while (m) {
+        struct out_msg *next = m->next;
+        free(m);
+        m = next;
+    }
+    c->q_head = c->q_tail = NULL;
+    c->q_count = 0;
+    c->q_bytes = 0;
+}
+
+static struct hub_ip *ip_find(const char *ip)
+{
+    uint64_t h = hmap_hash_bytes(ip, strlen(ip));
+    for (struct hnode *n = hmap_chain(&ips, h); n; n = n->next) {
+        struct hub_ip *e = hmap_entry(n, struct hub_ip, node);
+        if (n->hash == h && !strcmp(e->ip, ip))
+            return e;
+    }
+    return NULL;
+}
+
+int hub_ip_count(const char *ip)
+{
+    struct hub_ip *e = ip_find(ip);
+    return e ? e->count : 0;
+}
+
+void hub_set_ip(struct conn *c, const char *ip)
+{
+    snprintf(c->ip, sizeof c->ip, "%s", ip);
+    struct hub_ip *e = ip_find(c->ip);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e)
+            return; /* uncounted: the limit is best effort under OOM */
+        snprintf(e->ip, sizeof e->ip, "%s", c->ip);
+        if (hmap_insert(&ips, &e->node, hmap_hash_bytes(e->ip, strlen(e->ip)))) {
+            free(e);
+            return;
+        }
+    }
+    e->count++;
+    c->ip_entry = e;
+}
+
+static void ip_release(struct conn *c)
+{
+    struct hub_ip *e = c->ip_entry;
+    if (!e)
+        return;
+    c->ip_entry = NULL;
+    if (--e->count == 0) {
+        hmap_remove(&ips, &e->node);
+        free(e);
+    }
+}
+
+void hub_conn_free(struct conn *c)
+{
+    ip_release(c);
+    hmap_remove(&conns, &c->by_id);
+    session_unlink(c);
+    queue_free(c);
+    metrics.conns[c->kind]--;
+    free(c->user_agent);
+    free(c->rx);
+    free(c);
+}
+
+struct out_msg *hub_msg_alloc(size_t len)
+{
+    struct out_msg *m = malloc(sizeof *m + LWS_PRE + len + 1);
+    if (m) {
+        m->next = NULL;
+        m->len = len;
+    }
+    return m;
+}
+
+/* The writer's headroom holds the out_msg header and lws's LWS_PRE bytes, so
+ * the finished buffer becomes the queued message without a copy. */
+void hub_jw_init(struct jw *w) { jw_init(w, offsetof(struct out_msg, buf) + LWS_PRE); }
+
+struct out_msg *hub_msg_from_jw(struct jw *w)
+{
+    size_t len;
+    char *json = jw_finish(w, &len);
+    if (!json)
+        return NULL;
+    struct out_msg *m = (struct out_msg *)(void *)json;
+    m->next = NULL;
+    m->len = len;
+    return m;
+}
+
+void hub_close(struct conn *c, int code, const char *reason)
+{
+    if (c->close_code)
+        return;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
+int hub_send(uint64_t conn_id, struct out_msg *msg)
+{
+    if (!msg)
+        return -1;
+    struct conn *c = hub_get(conn_id);
+    if (!c || c->close_code) {
+        free(msg);
+        return -1;
+    }
+    if (c->q_count >= HUB_QUEUE_MAX_MSGS || c->q_bytes + msg->len > HUB_QUEUE_MAX_BYTES) {
+        free(msg);
+        log_info("conn %llu from %s: send queue full, closing", (unsigned long long)c->id,
+                 c->ip);
+        queue_free(c); /* nothing more will be read by a peer this slow */
+        hub_close(c, 1008, "send queue full");
+        return -1;
+    }
+    msg->next = NULL;
+    if (c->q_tail)
+        c->q_tail->next = msg;
+    else
+        c->q_head = msg;
+    c->q_tail = msg;
+    c->q_count++;
+    c->q_bytes += msg->len;
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int hub_send_jw(uint64_t conn_id, struct jw *w) { return hub_send(conn_id, hub_msg_from_jw(w)); }
+
+void hub_shutdown(void)
+{
+    /* Connections are freed by their CLOSED callbacks; this only drops the
+     * tables in case the context went away first. */
+    hmap_free(&conns);
+    hmap_free(&sessions);
+    hmap_free(&ips);
+}

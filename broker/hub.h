@@ -1,0 +1,125 @@
+/* hub.h — who is connected: WebSocket connections by id, and the sockets
+ * attached to each session. Only this file changes those maps (DESIGN.md
+ * rule 6). Everything that outlives one callback refers to a connection by
+ * its 64-bit id and looks it up here; a missing id means the socket is gone
+ * and the result is dropped (rule 3).
+ *
+ * Sending: hub_send() queues a message on the connection and asks lws for a
+ * WRITEABLE callback; ws_conn.c writes one message per callback (rule 4). The
+ * queue is bounded: a client that does not read is closed, never allowed to
+ * grow our memory. */
+#ifndef QRLOGIN_HUB_H
+#define QRLOGIN_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hmap.h"
+#include "json.h"
+#include "metrics.h"
+#include "store.h"
+
+struct lws;
+
+#define HUB_QUEUE_MAX_MSGS 256
+#define HUB_QUEUE_MAX_BYTES (256 * 1024)
+
+struct out_msg {
+    struct out_msg *next;
+    size_t len;   /* payload bytes after the LWS_PRE headroom */
+    char buf[];   /* LWS_PRE headroom, then payload */
+};
+
+struct conn {
+    uint64_t id;
+    struct lws *wsi;
+    struct hnode by_id;
+    enum metric_conn_kind kind;
+
+    char ip[IP_MAX];           /* set once by hub_set_ip */
+    struct hub_ip *ip_entry;   /* per-IP connection count */
+    char *user_agent;          /* heap, may be NULL */
+
+    /* identity, once auth.*, session.attach or a login made it known */
+    int64_t user_id;           /* 0 = not authenticated */
+    char user_name[USER_NAME_MAX + 1];
+    char sid[SID_MAX];         /* attached session ("" = none) */
+    struct conn *sess_prev, *sess_next;
+    struct hub_session *sess;  /* the attachment list this conn is on */
+
+    /* message assembly (frames may arrive in several chunks) */
+    char *rx;
+    size_t rx_len;
+    bool rx_binary;
+    bool rx_overflow;
+
+    /* send queue */
+    struct out_msg *q_head, *q_tail;
+    unsigned q_count;
+    size_t q_bytes;
+
+    /* per-socket message rate (token bucket) */
+    double bucket;
+    int64_t bucket_at;         /* ms */
+    int64_t limited_since;     /* ms; 0 = not over the limit */
+
+    /* a close requested from outside this conn's own callback */
+    int close_code;            /* 0 = none */
+    char close_reason[64];
+    bool idle_armed;
+};
+
+void hub_init(void);
+void hub_shutdown(void);
+
+/* A new connection with a fresh id, indexed. NULL on OOM. */
+struct conn *hub_conn_new(struct lws *wsi);
+/* Unindexes, detaches, frees its queue and buffers, frees c. */
+void hub_conn_free(struct conn *c);
+struct conn *hub_get(uint64_t id);
+size_t hub_count(void);
+
+/* Sets the connection's identity and attaches it to sid (detaching from any
+ * earlier session). */
+void hub_attach(struct conn *c, int64_t user_id, const char *user_name, const char *sid);
+/* Forgets identity and session (after a revocation the socket stays open). */
+void hub_detach(struct conn *c);
+
+/* Queues a finished message for conn_id, taking ownership of msg (allocated
+ * with hub_msg_alloc or hub_msg_from_jw). Returns 0, or -1 if the conn is
+ * gone or its queue overflowed (then it is being closed); msg is consumed
+ * either way. */
+int hub_send(uint64_t conn_id, struct out_msg *msg);
+struct out_msg *hub_msg_alloc(size_t len);
+/* Starts a JSON message whose buffer can be queued without copying. */
+void hub_jw_init(struct jw *w);
+/* Turns a jw started with hub_jw_init into a message (NULL on OOM). */
+struct out_msg *hub_msg_from_jw(struct jw *w);
+/* Builds from w and sends to conn_id. */
+int hub_send_jw(uint64_t conn_id, struct jw *w);
+
+/* Calls fn for every connection (shutdown). fn must not free c. */
+void hub_each(void (*fn)(struct conn *c, void *arg), void *arg);
+
+/* Calls fn for each connection attached to sid. fn may detach c. */
+void hub_each_in_session(const char *sid, void (*fn)(struct conn *c, void *arg), void *arg);
+
+/* Asks for the connection to be closed with code/reason at its next
+ * WRITEABLE (after anything already queued). */
+void hub_close(struct conn *c, int code, const char *reason);
+
+/* After c gained or lost a ticket, an identity or a session: recomputes its
+ * kind (for the connections gauge) and arms the idle timeout when it has none
+ * of the three (PROTOCOL.md §6), or clears it. */
+void hub_conn_changed(struct conn *c);
+
+/* Open WebSocket connections from one client IP (PROTOCOL.md §6). A conn is
+ * counted from hub_set_ip until it is freed. */
+int hub_ip_count(const char *ip);
+void hub_set_ip(struct conn *c, const char *ip);
+
+/* Idle timeout in seconds for hub_conn_changed (0 = off). */
+void hub_set_idle_timeout(int64_t secs);
+
+#endif

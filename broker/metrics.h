@@ -1,0 +1,42 @@
+/* metrics.h — counters and gauges for GET /metrics (Prometheus text format).
+ * Updated only on the loop thread, so plain integers suffice. */
+#ifndef QRLOGIN_METRICS_H
+#define QRLOGIN_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum metric_conn_kind { CONN_KIND_ANON, CONN_KIND_PC, CONN_KIND_AUTHED, CONN_KIND__N };
+
+enum metric_ticket {
+    MT_CREATED, MT_ROTATED, MT_SCANNED, MT_CONFIRMED, MT_DENIED, MT_EXPIRED,
+    MT_CANCELLED, MT_CODE_MISMATCH, MT__N
+};
+
+enum metric_refresh {
+    MR_OK, MR_GRACE, MR_RATE_LIMITED, MR_REUSED, MR_EXPIRED, MR_REVOKED, MR_INVALID, MR__N
+};
+
+enum metric_revoke { MRV_LOGOUT, MRV_REVOKED, MRV_LOGOUT_ALL, MRV_REFRESH_REUSED, MRV__N };
+
+struct metrics {
+    int64_t conns[CONN_KIND__N];   /* gauge: open WebSocket connections by kind */
+    int64_t tickets[MT__N];        /* counter: ticket events by outcome */
+    int64_t logins_web, logins_app;
+    int64_t refresh[MR__N];
+    int64_t revoked[MRV__N];
+    int64_t auth_failures;
+    int64_t rate_limited;
+    int64_t bad_requests;
+    int64_t handshakes_refused;
+};
+
+extern struct metrics metrics;
+
+/* Renders the exposition text into out. Returns the length or -1 if short. */
+int metrics_render(char *out, size_t outsz, int workers_pending);
+
+/* Maps a revoke reason string to its counter index (MRV__N if unknown). */
+enum metric_revoke metrics_revoke_index(const char *reason);
+
+#endif

@@ -1,0 +1,120 @@
+/* qr.c — text → QR code → SVG (see qr.h, LWS-NOTES.md §11).
+ *
+ * The SVG is one <path> of horizontal runs in module units, so it is small
+ * (a few KB for a login URL), scales without blur, and shape-rendering=
+ * "crispEdges" keeps anti-aliasing seams out of adjacent runs, which phone
+ * cameras would otherwise have to cope with. */
+#include "qr.h"
+
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define QR_QUIET 4 /* modules of white border the QR spec requires */
+
+/* Longest text of one run, "M{x} {y}h{r}v1h-{r}z": each number is at most
+ * 3 digits (a version-40 symbol is 177 modules wide, plus the quiet zone). */
+#define QR_RUN_MAX (1 + 3 + 1 + 3 + 1 + 3 + 2 + 2 + 3 + 1)
+
+static const char svg_head_fmt[] =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+    "shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"QR code\">"
+    "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"";
+static const char svg_tail[] = "\"/></svg>\n";
+
+static int dark(const QRcode *q, int x, int y)
+{
+    return q->data[(size_t)y * (size_t)q->width + (size_t)x] & 1;
+}
+
+/* Length of the dark run starting at (x, y), 0 if that module is light. */
+static int run_at(const QRcode *q, int x, int y)
+{
+    int r = 0;
+    while (x + r < q->width && dark(q, x + r, y))
+        r++;
+    return r;
+}
+
+static size_t count_runs(const QRcode *q)
+{
+    size_t n = 0;
+    for (int y = 0; y < q->width; y++) {
+        for (int x = 0; x < q->width;) {
+            int r = run_at(q, x, y);
+            n += r > 0;
+            x += r > 0 ? r : 1;
+        }
+    }
+    return n;
+}
+
+/* Appends the path data; returns the bytes written or 0 if cap was short
+ * (cannot happen with the up-front sizing, but snprintf is checked anyway). */
+static size_t write_runs(const QRcode *q, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (int y = 0; y < q->width; y++) {
+        for (int x = 0; x < q->width;) {
+            int r = run_at(q, x, y);
+            int n;
+            if (r == 0) {
+                x++;
+                continue;
+            }
+            n = snprintf(out + o, cap - o, "M%d %dh%dv1h-%dz", x + QR_QUIET, y + QR_QUIET, r, r);
+            if (n < 0 || (size_t)n >= cap - o)
+                return 0;
+            o += (size_t)n;
+            x += r;
+        }
+    }
+    return o;
+}
+
+static char *render(const QRcode *q, size_t *len)
+{
+    int w = q->width + 2 * QR_QUIET;
+    int hl = snprintf(NULL, 0, svg_head_fmt, w, w, w, w);
+    size_t runs = count_runs(q);
+    size_t cap, o, pl;
+    char *buf;
+
+    if (hl < 0 || w > 999 || runs > (size_t)q->width * (size_t)q->width)
+        return NULL;
+    cap = (size_t)hl + runs * QR_RUN_MAX + sizeof(svg_tail);
+    buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    o = (size_t)snprintf(buf, cap, svg_head_fmt, w, w, w, w);
+    pl = write_runs(q, buf + o, cap - o);
+    if (pl == 0 && runs > 0) {
+        free(buf);
+        return NULL;
+    }
+    o += pl;
+    memcpy(buf + o, svg_tail, sizeof(svg_tail)); /* includes the NUL */
+    o += sizeof(svg_tail) - 1;
+    if (len)
+        *len = o;
+    return buf;
+}
+
+char *qr_svg(const char *text, size_t *len)
+{
+    QRcode *q;
+    char *svg;
+
+    if (len)
+        *len = 0;
+    if (!text || !*text)
+        return NULL;
+    /* casesensitive=1: 0 would upper-case the text and break URL fragments. */
+    q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!q)
+        return NULL;
+    svg = render(q, len);
+    QRcode_free(q);
+    return svg;
+}

@@ -1,0 +1,68 @@
+/* replies.c — see replies.h. */
+#include "replies.h"
+
+#include <string.h>
+
+#include "hub.h"
+#include "metrics.h"
+
+void reply_start(struct jw *w, const struct req *r, const char *type)
+{
+    hub_jw_init(w);
+    jw_obj_open(w);
+    jw_kv_str(w, "type", type);
+    if (r->id_raw[0]) {
+        jw_key(w, "id");
+        jw_raw(w, r->id_raw, strlen(r->id_raw));
+    }
+}
+
+void reply_finish(const struct req *r, struct jw *w)
+{
+    jw_obj_close(w);
+    hub_send_jw(r->conn, w);
+}
+
+void reply_error(const struct req *r, enum api_err e, const char *message)
+{
+    struct jw w;
+    if (e == E_BAD_REQUEST)
+        metrics.bad_requests++;
+    reply_start(&w, r, "error");
+    jw_kv_str(&w, "code", api_err_code(e));
+    jw_kv_str(&w, "message", message ? message : api_err_message(e));
+    reply_finish(r, &w);
+}
+
+void reply_rate_limited(const struct req *r, int64_t retry_after, const char *message)
+{
+    struct jw w;
+    metrics.rate_limited++;
+    reply_start(&w, r, "error");
+    jw_kv_str(&w, "code", api_err_code(E_RATE_LIMITED));
+    jw_kv_str(&w, "message", message ? message : api_err_message(E_RATE_LIMITED));
+    jw_kv_int(&w, "retry_after", retry_after < 1 ? 1 : retry_after);
+    reply_finish(r, &w);
+}
+
+void reply_ok(const struct req *r, const char *ticket)
+{
+    struct jw w;
+    reply_start(&w, r, "ok");
+    if (ticket)
+        jw_kv_str(&w, "ticket", ticket);
+    reply_finish(r, &w);
+}
+
+void push_start(struct jw *w, const char *type)
+{
+    hub_jw_init(w);
+    jw_obj_open(w);
+    jw_kv_str(w, "type", type);
+}
+
+void push_finish(uint64_t conn, struct jw *w)
+{
+    jw_obj_close(w);
+    hub_send_jw(conn, w);
+}

@@ -1,0 +1,264 @@
+/* server.c — see server.h. One lws context, one vhost: static files from the
+ * web root, the HTTP API mounts, and the WebSocket API; one timer for ticket
+ * expiry and grace sweeps; worker results drained on EVENT_WAIT_CANCELLED. */
+#include "server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth_limits.h"
+#include "broker.h"
+#include "clock.h"
+#include "http_api.h"
+#include "hub.h"
+#include "log.h"
+#include "sessions.h"
+#include "tickets.h"
+#include "workers.h"
+#include "ws_conn.h"
+#include "ws_dispatch.h"
+
+struct broker broker;
+
+static volatile sig_atomic_t stopping;
+static lws_sorted_usec_list_t tick_sul;
+
+void broker_token_params_init(void)
+{
+    broker.tp.issuer = broker.cfg.public_url;
+    broker.tp.audience = broker.cfg.audience;
+    broker.tp.client_id = broker.cfg.client_id;
+    broker.tp.leeway = broker.cfg.leeway;
+}
+
+/* ---- the one timer ---- */
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    int64_t now = clock_now_ms();
+    tickets_expire_due(now);
+    sessions_sweep_grace(now);
+    server_timers_kick();
+}
+
+void server_timers_kick(void)
+{
+    if (!broker.ctx)
+        return;
+    int64_t a = tickets_next_deadline(), b = sessions_next_grace_deadline();
+    int64_t next = !a ? b : !b ? a : (a < b ? a : b);
+    if (!next) {
+        lws_sul_cancel(&tick_sul);
+        return;
+    }
+    int64_t delay_ms = next - clock_now_ms();
+    if (delay_ms < 0)
+        delay_ms = 0;
+    lws_sul_schedule(broker.ctx, 0, &tick_sul, on_tick, (lws_usec_t)delay_ms * LWS_US_PER_MS);
+}
+
+/* ---- the loop protocol: worker results and shutdown ---- */
+
+static int loop_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        workers_drain();
+        return 0;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void wake_loop(void *arg) { lws_cancel_service(arg); }
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    if (broker.ctx)
+        lws_cancel_service(broker.ctx);
+}
+
+static void close_going_away(struct conn *c, void *arg)
+{
+    (void)arg;
+    hub_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+}
+
+/* ---- the vhost ---- */
+
+static struct lws_protocols protocols[4];
+static struct lws_http_mount mounts[5];
+static struct lws_protocol_vhost_options headers[6];
+static char csp[1024];
+static lws_retry_bo_t retry;
+
+static void setup_mounts(void)
+{
+    static const char *const api_paths[] = {"/healthz", "/metrics", "/.well-known/jwks.json",
+                                            "/api"};
+    mounts[0] = (struct lws_http_mount){
+        .mountpoint = "/",
+        .mountpoint_len = 1,
+        .origin = broker.cfg.web_root,
+        .def = "index.html",
+        .origin_protocol = LWSMPRO_FILE,
+    };
+    for (int i = 0; i < 4; i++) {
+        mounts[i + 1] = (struct lws_http_mount){
+            .mountpoint = api_paths[i],
+            .mountpoint_len = (unsigned char)strlen(api_paths[i]),
+            .origin = HTTP_API_PROTOCOL_NAME,
+            .origin_protocol = LWSMPRO_CALLBACK,
+        };
+    }
+    for (int i = 0; i < 4; i++)
+        mounts[i].mount_next = &mounts[i + 1];
+}
+
+/* Security headers on every response (files, API, errors). The CSP lets the
+ * pages load only our own scripts and styles and talk only to our own origin;
+ * frame-ancestors 'none' keeps the Confirm button out of anyone's iframe. */
+static void setup_headers(void)
+{
+    char origin[512] = "", ws_origin[520] = "";
+    config_url_origin(broker.cfg.public_url, origin, sizeof origin);
+    /* http://h → ws://h, https://h → wss://h */
+    if (!strncmp(origin, "https://", 8))
+        snprintf(ws_origin, sizeof ws_origin, "wss://%s", origin + 8);
+    else if (!strncmp(origin, "http://", 7))
+        snprintf(ws_origin, sizeof ws_origin, "ws://%s", origin + 7);
+    snprintf(csp, sizeof csp,
+             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+             "connect-src 'self' %s; base-uri 'none'; form-action 'self'; "
+             "frame-ancestors 'none'",
+             ws_origin);
+    const char *names[] = {"content-security-policy:", "x-content-type-options:",
+                           "referrer-policy:", "x-frame-options:",
+                           "cross-origin-opener-policy:", "strict-transport-security:"};
+    const char *values[] = {csp, "nosniff", "no-referrer", "DENY", "same-origin",
+                            "max-age=31536000"};
+    int n = broker.cfg.tls_cert[0] ? 6 : 5; /* HSTS only over TLS */
+    for (int i = 0; i < n; i++) {
+        headers[i].name = names[i];
+        headers[i].value = values[i];
+        headers[i].next = i + 1 < n ? &headers[i + 1] : NULL;
+    }
+}
+
+static struct lws_context *create_context(void)
+{
+    protocols[0] = (struct lws_protocols){
+        .name = WS_PROTOCOL_NAME,
+        .callback = ws_conn_callback,
+        .per_session_data_size = ws_conn_pss_size(),
+        /* Small: most frames are far below it, bigger ones are assembled in
+         * ws_conn.c; this buffer is per socket, so it is most of our
+         * per-socket memory. */
+        .rx_buffer_size = 512,
+    };
+    protocols[1] = (struct lws_protocols){
+        .name = HTTP_API_PROTOCOL_NAME,
+        .callback = http_api_callback,
+        .per_session_data_size = http_api_pss_size(),
+    };
+    protocols[2] = (struct lws_protocols){.name = "qrlogin-loop", .callback = loop_callback};
+    protocols[3] = (struct lws_protocols){0};
+
+    setup_mounts();
+    setup_headers();
+    retry = (lws_retry_bo_t){
+        .secs_since_valid_ping = (uint16_t)broker.cfg.heartbeat,
+        .secs_since_valid_hangup = (uint16_t)(broker.cfg.heartbeat * 2),
+    };
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = broker.cfg.listen_port;
+    bool any = !strcmp(broker.cfg.listen_host, "0.0.0.0") || !strcmp(broker.cfg.listen_host, "::");
+    info.iface = any ? NULL : broker.cfg.listen_host;
+    info.protocols = protocols;
+    info.mounts = mounts;
+    info.headers = headers;
+    info.retry_and_idle_policy = &retry;
+    info.vhost_name = "qrlogin";
+    /* No permessage-deflate: compressing secrets next to attacker-chosen text
+     * leaks them (info.extensions stays NULL). */
+    if (broker.cfg.tls_cert[0]) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = broker.cfg.tls_cert;
+        info.ssl_private_key_filepath = broker.cfg.tls_key;
+        info.alpn = "http/1.1"; /* keep WebSockets off h2 (LWS-NOTES §12.2) */
+    }
+    info.timeout_secs = 30;
+    return lws_create_context(&info);
+}
+
+static void lws_log_bridge(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        n--;
+    log_write(level == LLL_ERR ? QLOG_ERROR : level == LLL_WARN ? QLOG_WARN : QLOG_DEBUG,
+              "lws: %.*s", (int)n, line);
+}
+
+int server_run(void)
+{
+    int lws_levels = LLL_ERR | LLL_WARN;
+    if (log_get_level() >= QLOG_DEBUG)
+        lws_levels |= LLL_NOTICE;
+    lws_set_log_level(lws_levels, lws_log_bridge);
+
+    broker_token_params_init();
+    hub_set_idle_timeout(broker.cfg.idle_timeout);
+    handlers_tickets_init();
+
+    broker.ctx = create_context();
+    if (!broker.ctx) {
+        log_error("could not listen on %s:%d", broker.cfg.listen_host, broker.cfg.listen_port);
+        return 1;
+    }
+    if (workers_start(broker.cfg.threads, wake_loop, broker.ctx)) {
+        log_error("could not start %d worker threads", broker.cfg.threads);
+        lws_context_destroy(broker.ctx);
+        return 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_info("qrlogin listening on %s:%d (%d worker threads)", broker.cfg.listen_host,
+             broker.cfg.listen_port, broker.cfg.threads);
+    log_info("PC login page: %s/   phone page: %s/m/", broker.cfg.public_url,
+             broker.cfg.public_url);
+
+    while (!stopping)
+        if (lws_service(broker.ctx, 0) < 0)
+            break;
+
+    /* Close every socket with 1001 and give the closes a moment to go out. */
+    log_info("shutting down: closing %zu sockets", hub_count());
+    hub_each(close_going_away, NULL);
+    int64_t deadline = clock_now_ms() + 2000;
+    while (hub_count() && clock_now_ms() < deadline)
+        lws_service(broker.ctx, 50);
+
+    lws_sul_cancel(&tick_sul);
+    workers_stop();
+    lws_context_destroy(broker.ctx);
+    broker.ctx = NULL;
+    tickets_shutdown();
+    sessions_shutdown();
+    auth_limits_shutdown();
+    http_api_shutdown();
+    hub_shutdown();
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* sessions.h — sessions and their token pairs (PROTOCOL.md §5). Only this
+ * file changes session records (DESIGN.md rule 6).
+ *
+ * Every call completes through its callback, on the loop thread, after any
+ * worker (signing) or store step. `arg` is the caller's; it is passed back
+ * untouched exactly once. */
+#ifndef QRLOGIN_SESSIONS_H
+#define QRLOGIN_SESSIONS_H
+
+#include <stdint.h>
+
+#include "errors.h"
+#include "store.h"
+#include "tokens.h"
+
+/* A freshly issued (or grace-replayed) token pair. */
+struct issued {
+    char sid[SID_MAX];
+    int64_t user_id;
+    char user_name[USER_NAME_MAX + 1];
+    char access[JWT_MAX_TOKEN];
+    char refresh[JWT_MAX_TOKEN];
+    int64_t expires_in;          /* access token, seconds from now */
+    int64_t refresh_expires_in;  /* refresh token, seconds from now */
+};
+
+/* err == E_NONE → is is set. E_RATE_LIMITED → retry_after is set. */
+typedef void (*sessions_issue_cb)(void *arg, enum api_err err, const struct issued *is,
+                                  int64_t retry_after);
+
+/* A new session of kind "web" or "app" for u, with its first pair. */
+void sessions_create(const struct user_rec *u, const char *kind, const char *ip,
+                     const char *user_agent, sessions_issue_cb cb, void *arg);
+
+/* The refresh decision table of PROTOCOL.md §5, in its order. */
+void sessions_refresh(const char *token, size_t len, sessions_issue_cb cb, void *arg);
+
+/* An access token that is valid, of a live session, at the user's current
+ * token version. On E_NONE c is set (and name is the user's). */
+typedef void (*sessions_access_cb)(void *arg, enum api_err err, const struct claims *c);
+void sessions_check_access(const char *token, size_t len, sessions_access_cb cb, void *arg);
+
+typedef void (*sessions_list_cb)(void *arg, enum api_err err, const struct session_rec *s,
+                                 int n);
+void sessions_list(int64_t user_id, sessions_list_cb cb, void *arg);
+
+/* Revokes the session sid if it belongs to user_id (else E_NOT_FOUND), and
+ * pushes session.revoked with reason to every socket attached to it. */
+typedef void (*sessions_done_cb)(void *arg, enum api_err err);
+void sessions_revoke(int64_t user_id, const char *sid, const char *reason, sessions_done_cb cb,
+                     void *arg);
+
+/* Token version up, every session of the user revoked and pushed. */
+void sessions_logout_all(int64_t user_id, sessions_done_cb cb, void *arg);
+
+/* Marks sid as used now (last_used_at); fire and forget. */
+void sessions_touch(const char *sid);
+
+/* Clears replayable pairs whose grace window is over (called from a timer);
+ * returns the next deadline in ms, or 0. */
+int64_t sessions_sweep_grace(int64_t now_ms);
+
+/* The earliest grace deadline (ms) still to sweep, or 0. */
+int64_t sessions_next_grace_deadline(void);
+
+void sessions_shutdown(void);
+
+#endif

@@ -1,0 +1,61 @@
+/* store.c — picks a store backend from its URL (see store.h). */
+#include "store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void store__err(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void store__err(char *err, size_t errsz, const char *fmt, ...)
+{
+    if (!err || !errsz)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+/* A redis URL may carry a password (redis://:secret@host), so an error message
+ * names only the scheme of a URL we do not understand, never the whole URL. */
+struct store *store_open(const char *url, char *err, size_t errsz)
+{
+    static const char sqlite_prefix[] = "sqlite:";
+
+    if (err && errsz)
+        err[0] = '\0';
+    if (!url || !*url) {
+        store__err(err, errsz, "empty store url (expected sqlite:<path> or redis://host:port/db)");
+        return NULL;
+    }
+    if (!strncmp(url, sqlite_prefix, sizeof sqlite_prefix - 1)) {
+        const char *path = url + sizeof sqlite_prefix - 1;
+        if (!*path) {
+            store__err(err, errsz, "store url 'sqlite:' has no path (expected sqlite:<path>)");
+            return NULL;
+        }
+        return store_sqlite_open(path, err, errsz);
+    }
+    if (!strncmp(url, "redis://", 8) || !strncmp(url, "rediss://", 9)) {
+        store__err(err, errsz, "redis store not built yet");
+        return NULL;
+    }
+
+    size_t scheme_len = strcspn(url, ":");
+    if (url[scheme_len] != ':' || scheme_len > 16)
+        store__err(err, errsz,
+                   "store url has no known scheme (expected sqlite:<path> or redis://host:port/db)");
+    else
+        store__err(err, errsz,
+                   "unsupported store scheme '%.*s:' (expected sqlite:<path> or redis://host:port/db)",
+                   (int)scheme_len, url);
+    return NULL;
+}
+
+void store_ignore_done(void *arg, enum store_rc rc)
+{
+    (void)arg;
+    (void)rc;
+}

@@ -1,0 +1,125 @@
+/* store.h — the asynchronous persistence interface (DESIGN.md rule 2).
+ *
+ * Every call takes a completion callback. The SQLite backend completes inline
+ * (the callback runs before the call returns); a network backend completes
+ * later on the event loop. Callers must work either way: never assume the
+ * callback has or has not run when the call returns, and never hold a
+ * `struct lws *` across the call (hold a connection id).
+ *
+ * Record pointers handed to callbacks are valid only during the callback.
+ * Records and strings passed in are copied (or serialized) before the call
+ * returns, so callers may pass stack or soon-freed memory.
+ * All calls are made on the event-loop thread. */
+#ifndef QRLOGIN_STORE_H
+#define QRLOGIN_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jwt.h"
+#include "password.h"
+
+#define USER_NAME_MAX 64     /* bytes */
+#define SID_MAX 32           /* session ids are 22 base64url chars */
+#define JTI_MAX 32
+#define IP_MAX 64
+#define UA_MAX 256
+
+enum store_rc {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = 1,
+    STORE_CONFLICT = 2, /* unique key taken (user name) */
+    STORE_ERROR = 3,    /* backend failure: the store went away, disk full… */
+};
+
+struct user_rec {
+    int64_t id;
+    char name[USER_NAME_MAX + 1];
+    char pwhash[PASSWORD_HASH_MAX];
+    int64_t token_version; /* starts at 1; logout.all increments it */
+    int64_t created_at;    /* ms */
+};
+
+struct session_rec {
+    char sid[SID_MAX];
+    int64_t user_id;
+    char kind[8];             /* "web" (a PC login) or "app" (a phone sign-in) */
+    int64_t created_at;       /* ms */
+    int64_t last_used_at;     /* ms */
+    char ip[IP_MAX];
+    char user_agent[UA_MAX];
+    int64_t ver;              /* the user's token version when issued */
+    bool revoked;
+    char revoke_reason[24];   /* logout | revoked | logout_all | refresh_reused */
+    char cur_jti[JTI_MAX];    /* current refresh token's jti */
+    char prev_jti[JTI_MAX];   /* the one the last rotation retired ("" if none) */
+    int64_t rotated_at;       /* ms of the last rotation (or creation) */
+    int64_t refresh_exp;      /* s: exp of the current refresh token */
+    /* The pair the last rotation issued, kept so that a retry inside the grace
+     * window gets it back byte for byte (also across a restart). Cleared when
+     * the grace window is over. */
+    char last_access[JWT_MAX_TOKEN];
+    char last_refresh[JWT_MAX_TOKEN];
+    int64_t last_access_exp;  /* s */
+};
+
+struct audit_rec {
+    int64_t at;               /* ms */
+    int64_t user_id;
+    char sid[SID_MAX];        /* the session the login created ("" if none) */
+    char ticket_prefix[8];    /* first 6 chars only */
+    char pc_ip[IP_MAX];
+    char pc_user_agent[UA_MAX];
+    char phone_sid[SID_MAX];  /* the phone session that decided */
+    char outcome[16];         /* confirmed | denied | code_mismatch */
+};
+
+typedef void (*store_done_cb)(void *arg, enum store_rc rc);
+typedef void (*store_user_cb)(void *arg, enum store_rc rc, const struct user_rec *u);
+typedef void (*store_int_cb)(void *arg, enum store_rc rc, int64_t value);
+typedef void (*store_session_cb)(void *arg, enum store_rc rc, const struct session_rec *s);
+typedef void (*store_sessions_cb)(void *arg, enum store_rc rc, const struct session_rec *s,
+                                  int n);
+typedef void (*store_audits_cb)(void *arg, enum store_rc rc, const struct audit_rec *a, int n);
+
+/* A store_done_cb for writes whose outcome the caller does not act on (the
+ * backend logs failures itself). */
+void store_ignore_done(void *arg, enum store_rc rc);
+
+struct store;
+
+struct store_ops {
+    void (*close)(struct store *st); /* flushes and frees */
+    bool (*healthy)(struct store *st);
+    /* users */
+    void (*user_create)(struct store *st, const char *name, const char *pwhash,
+                        store_user_cb cb, void *arg);          /* CONFLICT if taken */
+    void (*user_by_name)(struct store *st, const char *name, store_user_cb cb, void *arg);
+    void (*user_by_id)(struct store *st, int64_t id, store_user_cb cb, void *arg);
+    void (*user_bump_version)(struct store *st, int64_t id, store_int_cb cb, void *arg);
+    /* sessions */
+    void (*session_put)(struct store *st, const struct session_rec *s, store_done_cb cb,
+                        void *arg);                             /* insert or replace */
+    void (*session_get)(struct store *st, const char *sid, store_session_cb cb, void *arg);
+    /* the user's sessions that are not revoked, newest first, at most 100 */
+    void (*session_list)(struct store *st, int64_t user_id, store_sessions_cb cb, void *arg);
+    /* marks every non-revoked session of the user revoked with reason */
+    void (*session_revoke_user)(struct store *st, int64_t user_id, const char *reason,
+                                store_done_cb cb, void *arg);
+    /* audit log of login decisions */
+    void (*audit_add)(struct store *st, const struct audit_rec *a, store_done_cb cb, void *arg);
+    /* the user's most recent entries, newest first, at most limit (<= 100) */
+    void (*audit_recent)(struct store *st, int64_t user_id, int limit, store_audits_cb cb,
+                         void *arg);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* Opens "sqlite:<path>" (creating the file, schema and parent directory).
+ * Returns NULL with a reason in err. */
+struct store *store_open(const char *url, char *err, size_t errsz);
+struct store *store_sqlite_open(const char *path, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,880 @@
+/* store_sqlite.c — the embedded store backend (see store.h).
+ *
+ * Every op runs to completion on the calling thread and calls its callback
+ * exactly once before it returns. Results are copied out of SQLite and the
+ * statement is reset *before* the callback runs, so a callback may call
+ * straight back into the store (even the same op) without tripping over a
+ * statement that is still busy, and no read transaction is left open. After
+ * the callback the op touches nothing, so a callback may even close the store. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define SQ_SCHEMA_VERSION 1
+#define SQ_LIST_MAX 100  /* session_list and audit_recent return at most this */
+#define SQ_BUSY_MS 2000
+
+/* ---- schema ------------------------------------------------------------- */
+
+/* migrations[v] takes the schema from version v to v + 1. Append, never edit:
+ * a database in the field has already run the old entries. */
+static const char *const migrations[SQ_SCHEMA_VERSION] = {
+    /* 0 -> 1 */
+    "CREATE TABLE users("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT UNIQUE NOT NULL,"
+    " pwhash TEXT NOT NULL,"
+    " token_version INTEGER NOT NULL DEFAULT 1,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE sessions("
+    " sid TEXT PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " kind TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " last_used_at INTEGER NOT NULL,"
+    " ip TEXT NOT NULL DEFAULT '',"
+    " user_agent TEXT NOT NULL DEFAULT '',"
+    " ver INTEGER NOT NULL,"
+    " revoked INTEGER NOT NULL DEFAULT 0,"
+    " revoke_reason TEXT NOT NULL DEFAULT '',"
+    " cur_jti TEXT NOT NULL DEFAULT '',"
+    " prev_jti TEXT NOT NULL DEFAULT '',"
+    " rotated_at INTEGER NOT NULL DEFAULT 0,"
+    " refresh_exp INTEGER NOT NULL DEFAULT 0,"
+    " last_access TEXT NOT NULL DEFAULT '',"
+    " last_refresh TEXT NOT NULL DEFAULT '',"
+    " last_access_exp INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX sessions_user ON sessions(user_id, revoked);"
+    "CREATE TABLE audit("
+    " id INTEGER PRIMARY KEY,"
+    " at INTEGER NOT NULL,"
+    " user_id INTEGER NOT NULL,"
+    " sid TEXT NOT NULL DEFAULT '',"
+    " ticket_prefix TEXT NOT NULL DEFAULT '',"
+    " pc_ip TEXT NOT NULL DEFAULT '',"
+    " pc_user_agent TEXT NOT NULL DEFAULT '',"
+    " phone_sid TEXT NOT NULL DEFAULT '',"
+    " outcome TEXT NOT NULL);"
+    "CREATE INDEX audit_user_at ON audit(user_id, at);",
+};
+
+/* ---- prepared statements ------------------------------------------------ */
+
+enum sq_stmt {
+    SQ_USER_INSERT,
+    SQ_USER_BY_NAME,
+    SQ_USER_BY_ID,
+    SQ_USER_BUMP,
+    SQ_SESSION_PUT,
+    SQ_SESSION_GET,
+    SQ_SESSION_LIST,
+    SQ_SESSION_REVOKE_USER,
+    SQ_AUDIT_ADD,
+    SQ_AUDIT_RECENT,
+    SQ__COUNT
+};
+
+#define SQ_USER_COLS "id, name, pwhash, token_version, created_at"
+#define SQ_SESSION_COLS                                                                    \
+    "sid, user_id, kind, created_at, last_used_at, ip, user_agent, ver, revoked,"          \
+    " revoke_reason, cur_jti, prev_jti, rotated_at, refresh_exp, last_access, last_refresh," \
+    " last_access_exp"
+#define SQ_AUDIT_COLS "at, user_id, sid, ticket_prefix, pc_ip, pc_user_agent, phone_sid, outcome"
+
+static const char *const stmt_sql[SQ__COUNT] = {
+    [SQ_USER_INSERT] = "INSERT INTO users(name, pwhash, token_version, created_at)"
+                       " VALUES(?1, ?2, 1, ?3)",
+    [SQ_USER_BY_NAME] = "SELECT " SQ_USER_COLS " FROM users WHERE name = ?1",
+    [SQ_USER_BY_ID] = "SELECT " SQ_USER_COLS " FROM users WHERE id = ?1",
+    [SQ_USER_BUMP] = "UPDATE users SET token_version = token_version + 1 WHERE id = ?1"
+                     " RETURNING token_version",
+    /* An upsert rather than INSERT OR REPLACE: REPLACE deletes the row first,
+     * which would change its rowid and with it the list order tie-break. */
+    [SQ_SESSION_PUT] =
+        "INSERT INTO sessions(" SQ_SESSION_COLS ")"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        " ON CONFLICT(sid) DO UPDATE SET"
+        " user_id = excluded.user_id, kind = excluded.kind, created_at = excluded.created_at,"
+        " last_used_at = excluded.last_used_at, ip = excluded.ip,"
+        " user_agent = excluded.user_agent, ver = excluded.ver, revoked = excluded.revoked,"
+        " revoke_reason = excluded.revoke_reason, cur_jti = excluded.cur_jti,"
+        " prev_jti = excluded.prev_jti, rotated_at = excluded.rotated_at,"
+        " refresh_exp = excluded.refresh_exp, last_access = excluded.last_access,"
+        " last_refresh = excluded.last_refresh, last_access_exp = excluded.last_access_exp",
+    [SQ_SESSION_GET] = "SELECT " SQ_SESSION_COLS " FROM sessions WHERE sid = ?1",
+    [SQ_SESSION_LIST] = "SELECT " SQ_SESSION_COLS " FROM sessions"
+                        " WHERE user_id = ?1 AND revoked = 0"
+                        " ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+    [SQ_SESSION_REVOKE_USER] = "UPDATE sessions SET revoked = 1, revoke_reason = ?2"
+                               " WHERE user_id = ?1 AND revoked = 0",
+    [SQ_AUDIT_ADD] = "INSERT INTO audit(" SQ_AUDIT_COLS ")"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [SQ_AUDIT_RECENT] = "SELECT " SQ_AUDIT_COLS " FROM audit WHERE user_id = ?1"
+                        " ORDER BY at DESC, id DESC LIMIT ?2",
+};
+
+struct sqlite_store {
+    struct store base; /* first, so a struct store * casts back to us */
+    sqlite3 *db;
+    sqlite3_stmt *stmt[SQ__COUNT];
+    bool broken; /* the last op hit an I/O, corruption or disk-full error */
+};
+
+static struct sqlite_store *sq__from(struct store *st) { return (struct sqlite_store *)st; }
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void sq__err(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void sq__err(char *err, size_t errsz, const char *fmt, ...)
+{
+    if (!err || !errsz)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+/* These are the errors after which the store cannot be trusted to serve until
+ * something changes outside the process (disk freed, file restored), which is
+ * what /healthz must report. BUSY or a constraint failure is not among them. */
+static bool sq__is_fatal(int src)
+{
+    switch (src & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Logs a backend failure and returns STORE_ERROR. SQLite's messages name
+ * tables and columns, never bound values, so no hash or token reaches the log. */
+static enum store_rc sq__fail(struct sqlite_store *s, const char *op, int src)
+{
+    const char *msg = sqlite3_extended_errcode(s->db) == src ? sqlite3_errmsg(s->db)
+                                                             : sqlite3_errstr(src);
+    log_error("store: sqlite %s failed: %s (%d)", op, msg, src);
+    if (sq__is_fatal(src))
+        s->broken = true;
+    return STORE_ERROR;
+}
+
+/* Run after every op: an op that reached the database without a backend
+ * error proves the store works again. */
+static void sq__settle(struct sqlite_store *s, enum store_rc rc)
+{
+    if (rc != STORE_ERROR)
+        s->broken = false;
+}
+
+static void sq__reset(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+/* Copies a text column into a fixed field: truncated, always terminated. */
+static void sq__col_text(sqlite3_stmt *stmt, int col, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+/* Binds parameters ?1, ?2, … in order and remembers the first failure, so a
+ * long parameter list reads as a list instead of twenty error checks. */
+struct sq_binder {
+    sqlite3_stmt *stmt;
+    int idx;
+    int rc;
+};
+
+static void sq__bind_int(struct sq_binder *b, int64_t v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->stmt, ++b->idx, v);
+}
+
+/* Binds a string that lives in a fixed field of cap bytes. A field with no
+ * terminator inside it is a caller bug; refusing it beats storing a value
+ * that would come back different. The text is bound SQLITE_STATIC: it
+ * outlives the step, and sq__reset clears the binding before we return. */
+static void sq__bind_text(struct sq_binder *b, const char *str, size_t cap)
+{
+    if (b->rc != SQLITE_OK)
+        return;
+    size_t n = strnlen(str, cap);
+    if (n == cap) {
+        b->rc = SQLITE_TOOBIG;
+        return;
+    }
+    b->rc = sqlite3_bind_text(b->stmt, ++b->idx, str, (int)n, SQLITE_STATIC);
+}
+
+/* ---- open, health, close ------------------------------------------------ */
+
+/* mkdir -p of the directory that will hold the database file. 0700: the
+ * file holds password hashes and live refresh state. */
+static int sq__mkdir_parent(const char *path, char *err, size_t errsz)
+{
+    char dir[PATH_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof dir) {
+        sq__err(err, errsz, "sqlite path too long (%zu bytes, max %zu)", len, sizeof dir - 1);
+        return -1;
+    }
+    memcpy(dir, path, len + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0; /* the current directory or "/" */
+    *slash = '\0';
+
+    for (char *p = dir + 1;; p++) {
+        bool last = (*p == '\0');
+        if (*p != '/' && !last)
+            continue;
+        *p = '\0';
+        struct stat sb;
+        if (mkdir(dir, 0700) != 0) {
+            if (errno != EEXIST) {
+                sq__err(err, errsz, "cannot create directory '%s': %s", dir, strerror(errno));
+                return -1;
+            }
+            if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+                sq__err(err, errsz, "cannot use '%s' as a directory: it exists and is not one",
+                        dir);
+                return -1;
+            }
+        }
+        if (last)
+            return 0;
+        *p = '/';
+    }
+}
+
+/* SQLite would create the file with 0644 & ~umask; create it ourselves first
+ * so a database full of password hashes is never readable by others, even
+ * for a moment. The -wal and -shm files copy this file's mode. */
+static int sq__create_private(const char *path, char *err, size_t errsz)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        sq__err(err, errsz, "cannot open sqlite database '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Runs a statement that returns one integer (a PRAGMA, mostly). */
+static int sq__query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(stmt, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* WAL lets readers run beside the one writer and turns each commit into one
+ * append; SQLite answers with the mode it actually got, which is not WAL on a
+ * filesystem without shared memory (or for ":memory:"). That still works, just
+ * slower, so it is a warning and not a failure. */
+static int sq__set_wal(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(stmt, 0);
+        if (!mode || strcmp(mode, "wal"))
+            log_warn("store: sqlite '%s' runs in journal mode '%s', not wal", path,
+                     mode ? mode : "?");
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Brings the schema up to SQ_SCHEMA_VERSION. The version is read again inside
+ * an IMMEDIATE transaction, so two brokers starting on one file at the same
+ * moment cannot both run a migration. */
+static int sq__migrate(sqlite3 *db, char *err, size_t errsz)
+{
+    int64_t ver = 0;
+    int rc = sq__query_int(db, "PRAGMA user_version", &ver);
+    if (rc != SQLITE_OK)
+        goto sqlerr;
+    if (ver == SQ_SCHEMA_VERSION)
+        return 0;
+
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto sqlerr;
+    rc = sq__query_int(db, "PRAGMA user_version", &ver);
+    if (rc != SQLITE_OK)
+        goto rollback;
+    if (ver < 0 || ver > SQ_SCHEMA_VERSION) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sq__err(err, errsz, "sqlite schema version %lld is not one this broker knows (0..%d)",
+                (long long)ver, SQ_SCHEMA_VERSION);
+        return -1;
+    }
+    for (int64_t v = ver; v < SQ_SCHEMA_VERSION; v++) {
+        rc = sqlite3_exec(db, migrations[v], NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            goto rollback;
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SQ_SCHEMA_VERSION);
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto rollback;
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        goto rollback;
+    if (ver != SQ_SCHEMA_VERSION)
+        log_info("store: sqlite schema migrated from version %lld to %d", (long long)ver,
+                 SQ_SCHEMA_VERSION);
+    return 0;
+
+rollback:
+    sq__err(err, errsz, "sqlite schema migration failed: %s", sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+sqlerr:
+    sq__err(err, errsz, "sqlite schema check failed: %s", sqlite3_errmsg(db));
+    return -1;
+}
+
+static bool sq__healthy(struct store *st)
+{
+    struct sqlite_store *s = sq__from(st);
+    return s->db && !s->broken;
+}
+
+static void sq__free(struct sqlite_store *s)
+{
+    for (int i = 0; i < SQ__COUNT; i++)
+        sqlite3_finalize(s->stmt[i]); /* NULL is a no-op */
+    if (s->db) {
+        int rc = sqlite3_close(s->db);
+        if (rc != SQLITE_OK)
+            log_error("store: sqlite close failed: %s", sqlite3_errstr(rc));
+    }
+    free(s);
+}
+
+/* TRUNCATE folds the WAL back into the database file and empties it, so a
+ * stopped broker leaves one self-contained file behind (easy to back up). */
+static void sq__close(struct store *st)
+{
+    struct sqlite_store *s = sq__from(st);
+    if (!s)
+        return;
+    if (s->db) {
+        int rc = sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            log_warn("store: sqlite checkpoint at close failed: %s", sqlite3_errmsg(s->db));
+    }
+    sq__free(s);
+}
+
+/* ---- users -------------------------------------------------------------- */
+
+static void sq__read_user(sqlite3_stmt *stmt, struct user_rec *u)
+{
+    memset(u, 0, sizeof *u);
+    u->id = sqlite3_column_int64(stmt, 0);
+    sq__col_text(stmt, 1, u->name, sizeof u->name);
+    sq__col_text(stmt, 2, u->pwhash, sizeof u->pwhash);
+    u->token_version = sqlite3_column_int64(stmt, 3);
+    u->created_at = sqlite3_column_int64(stmt, 4);
+}
+
+/* Steps a statement expected to yield at most one user row. */
+static enum store_rc sq__fetch_user(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
+                                    struct user_rec *u)
+{
+    int src = sqlite3_step(stmt);
+    if (src == SQLITE_ROW) {
+        sq__read_user(stmt, u);
+        return STORE_OK;
+    }
+    if (src == SQLITE_DONE)
+        return STORE_NOT_FOUND;
+    return sq__fail(s, op, src);
+}
+
+/* A name or hash that does not fit the record is refused rather than cut:
+ * a cut name could collide with another user's. */
+static void sq__user_create(struct store *st, const char *name, const char *pwhash,
+                            store_user_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_USER_INSERT];
+    enum store_rc rc = STORE_ERROR;
+    struct user_rec u;
+    memset(&u, 0, sizeof u);
+
+    if (!name || !pwhash || !*name || !*pwhash) {
+        log_error("store: user_create: empty name or password hash");
+        goto done;
+    }
+    size_t nlen = strlen(name), hlen = strlen(pwhash);
+    if (nlen > USER_NAME_MAX || hlen >= sizeof u.pwhash) {
+        log_error("store: user_create: name (%zu bytes, max %d) or password hash (%zu bytes, "
+                  "max %zu) too long",
+                  nlen, USER_NAME_MAX, hlen, sizeof u.pwhash - 1);
+        goto done;
+    }
+    memcpy(u.name, name, nlen + 1);
+    memcpy(u.pwhash, pwhash, hlen + 1);
+    u.token_version = 1;
+    u.created_at = clock_now_ms();
+
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_text(&b, u.name, sizeof u.name);
+    sq__bind_text(&b, u.pwhash, sizeof u.pwhash);
+    sq__bind_int(&b, u.created_at);
+    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    if (src == SQLITE_DONE) {
+        u.id = sqlite3_last_insert_rowid(s->db);
+        rc = STORE_OK;
+    } else if (src == SQLITE_CONSTRAINT_UNIQUE || src == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        rc = STORE_CONFLICT;
+    } else {
+        rc = sq__fail(s, "user_create", src);
+    }
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, rc == STORE_OK ? &u : NULL);
+}
+
+static void sq__user_by_name(struct store *st, const char *name, store_user_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_USER_BY_NAME];
+    enum store_rc rc = STORE_NOT_FOUND;
+    struct user_rec u;
+
+    /* user_create never stores a longer name, so it cannot exist */
+    if (name && *name && strnlen(name, USER_NAME_MAX + 1) <= USER_NAME_MAX) {
+        int src = sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+        rc = src == SQLITE_OK ? sq__fetch_user(s, stmt, "user_by_name", &u)
+                              : sq__fail(s, "user_by_name", src);
+        sq__reset(stmt);
+    }
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, rc == STORE_OK ? &u : NULL);
+}
+
+static void sq__user_by_id(struct store *st, int64_t id, store_user_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_USER_BY_ID];
+    enum store_rc rc;
+    struct user_rec u;
+
+    int src = sqlite3_bind_int64(stmt, 1, id);
+    rc = src == SQLITE_OK ? sq__fetch_user(s, stmt, "user_by_id", &u)
+                          : sq__fail(s, "user_by_id", src);
+    sq__reset(stmt);
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, rc == STORE_OK ? &u : NULL);
+}
+
+/* One UPDATE … RETURNING, so the increment and the value read back are one
+ * atomic step. It is stepped to SQLITE_DONE because that is where the commit
+ * happens and where a commit failure would show. */
+static void sq__user_bump_version(struct store *st, int64_t id, store_int_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_USER_BUMP];
+    enum store_rc rc = STORE_NOT_FOUND;
+    int64_t value = 0;
+
+    int src = sqlite3_bind_int64(stmt, 1, id);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(stmt);
+    if (src == SQLITE_ROW) {
+        value = sqlite3_column_int64(stmt, 0);
+        rc = STORE_OK;
+        src = sqlite3_step(stmt);
+    }
+    if (src != SQLITE_DONE) {
+        rc = sq__fail(s, "user_bump_version", src);
+        value = 0;
+    }
+    sq__reset(stmt);
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, value);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static void sq__read_session(sqlite3_stmt *stmt, struct session_rec *r)
+{
+    memset(r, 0, sizeof *r);
+    sq__col_text(stmt, 0, r->sid, sizeof r->sid);
+    r->user_id = sqlite3_column_int64(stmt, 1);
+    sq__col_text(stmt, 2, r->kind, sizeof r->kind);
+    r->created_at = sqlite3_column_int64(stmt, 3);
+    r->last_used_at = sqlite3_column_int64(stmt, 4);
+    sq__col_text(stmt, 5, r->ip, sizeof r->ip);
+    sq__col_text(stmt, 6, r->user_agent, sizeof r->user_agent);
+    r->ver = sqlite3_column_int64(stmt, 7);
+    r->revoked = sqlite3_column_int64(stmt, 8) != 0;
+    sq__col_text(stmt, 9, r->revoke_reason, sizeof r->revoke_reason);
+    sq__col_text(stmt, 10, r->cur_jti, sizeof r->cur_jti);
+    sq__col_text(stmt, 11, r->prev_jti, sizeof r->prev_jti);
+    r->rotated_at = sqlite3_column_int64(stmt, 12);
+    r->refresh_exp = sqlite3_column_int64(stmt, 13);
+    sq__col_text(stmt, 14, r->last_access, sizeof r->last_access);
+    sq__col_text(stmt, 15, r->last_refresh, sizeof r->last_refresh);
+    r->last_access_exp = sqlite3_column_int64(stmt, 16);
+}
+
+/* A session whose user does not exist is refused by the foreign key and
+ * reported as NOT_FOUND (the user is what was not found). */
+static void sq__session_put(struct store *st, const struct session_rec *r, store_done_cb cb,
+                            void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_PUT];
+    enum store_rc rc = STORE_ERROR;
+
+    if (!r || !r->sid[0]) {
+        log_error("store: session_put: no session id");
+        goto done;
+    }
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_text(&b, r->sid, sizeof r->sid);
+    sq__bind_int(&b, r->user_id);
+    sq__bind_text(&b, r->kind, sizeof r->kind);
+    sq__bind_int(&b, r->created_at);
+    sq__bind_int(&b, r->last_used_at);
+    sq__bind_text(&b, r->ip, sizeof r->ip);
+    sq__bind_text(&b, r->user_agent, sizeof r->user_agent);
+    sq__bind_int(&b, r->ver);
+    sq__bind_int(&b, r->revoked ? 1 : 0);
+    sq__bind_text(&b, r->revoke_reason, sizeof r->revoke_reason);
+    sq__bind_text(&b, r->cur_jti, sizeof r->cur_jti);
+    sq__bind_text(&b, r->prev_jti, sizeof r->prev_jti);
+    sq__bind_int(&b, r->rotated_at);
+    sq__bind_int(&b, r->refresh_exp);
+    sq__bind_text(&b, r->last_access, sizeof r->last_access);
+    sq__bind_text(&b, r->last_refresh, sizeof r->last_refresh);
+    sq__bind_int(&b, r->last_access_exp);
+    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    if (src == SQLITE_DONE)
+        rc = STORE_OK;
+    else if (src == SQLITE_CONSTRAINT_FOREIGNKEY)
+        rc = STORE_NOT_FOUND;
+    else
+        rc = sq__fail(s, "session_put", src);
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc);
+}
+
+/* The record is ~4.8 KB (two whole tokens ride along), so it lives on the
+ * heap rather than the event loop's stack. */
+static void sq__session_get(struct store *st, const char *sid, store_session_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_GET];
+    enum store_rc rc = STORE_NOT_FOUND;
+    struct session_rec *r = NULL;
+
+    if (!sid || !*sid || strnlen(sid, SID_MAX) == SID_MAX)
+        goto done; /* session_put never stores such an id */
+    r = malloc(sizeof *r);
+    if (!r) {
+        log_error("store: session_get: out of memory");
+        rc = STORE_ERROR;
+        goto done;
+    }
+    int src = sqlite3_bind_text(stmt, 1, sid, -1, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(stmt);
+    if (src == SQLITE_ROW) {
+        sq__read_session(stmt, r);
+        rc = STORE_OK;
+    } else if (src != SQLITE_DONE) {
+        rc = sq__fail(s, "session_get", src);
+    }
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, rc == STORE_OK ? r : NULL);
+    free(r);
+}
+
+/* Rows are copied into one heap array of SQ_LIST_MAX records (~480 KB of
+ * address space, of which only the rows written get touched) so the
+ * statement is reset before the callback runs. */
+static void sq__session_list(struct store *st, int64_t user_id, store_sessions_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_LIST];
+    enum store_rc rc = STORE_OK;
+    int n = 0;
+    struct session_rec *rows = malloc(SQ_LIST_MAX * sizeof *rows);
+
+    if (!rows) {
+        log_error("store: session_list: out of memory");
+        rc = STORE_ERROR;
+        goto done;
+    }
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_int(&b, user_id);
+    sq__bind_int(&b, SQ_LIST_MAX);
+    int src = b.rc;
+    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && n < SQ_LIST_MAX) {
+        sq__read_session(stmt, &rows[n++]);
+        src = SQLITE_OK;
+    }
+    if (src != SQLITE_DONE && src != SQLITE_ROW) {
+        rc = sq__fail(s, "session_list", src);
+        n = 0;
+    }
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, rc == STORE_OK ? rows : NULL, n);
+    free(rows);
+}
+
+static void sq__session_revoke_user(struct store *st, int64_t user_id, const char *reason,
+                                    store_done_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_REVOKE_USER];
+    enum store_rc rc;
+    /* bounded like the record field it will come back in */
+    char why[sizeof ((struct session_rec *)0)->revoke_reason];
+
+    snprintf(why, sizeof why, "%s", reason ? reason : "");
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_int(&b, user_id);
+    sq__bind_text(&b, why, sizeof why);
+    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    rc = src == SQLITE_DONE ? STORE_OK : sq__fail(s, "session_revoke_user", src);
+    sq__reset(stmt);
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc);
+}
+
+/* ---- audit -------------------------------------------------------------- */
+
+/* Only the first 6 characters of a ticket are ever stored (DESIGN.md rule 8),
+ * whatever the caller put in the field. at == 0 means "now". */
+static void sq__audit_add(struct store *st, const struct audit_rec *a, store_done_cb cb,
+                          void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_AUDIT_ADD];
+    enum store_rc rc = STORE_ERROR;
+    char prefix[7];
+
+    if (!a) {
+        log_error("store: audit_add: no record");
+        goto done;
+    }
+    snprintf(prefix, sizeof prefix, "%.*s", (int)strnlen(a->ticket_prefix, 6), a->ticket_prefix);
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_int(&b, a->at ? a->at : clock_now_ms());
+    sq__bind_int(&b, a->user_id);
+    sq__bind_text(&b, a->sid, sizeof a->sid);
+    sq__bind_text(&b, prefix, sizeof prefix);
+    sq__bind_text(&b, a->pc_ip, sizeof a->pc_ip);
+    sq__bind_text(&b, a->pc_user_agent, sizeof a->pc_user_agent);
+    sq__bind_text(&b, a->phone_sid, sizeof a->phone_sid);
+    sq__bind_text(&b, a->outcome, sizeof a->outcome);
+    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    rc = src == SQLITE_DONE ? STORE_OK : sq__fail(s, "audit_add", src);
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc);
+}
+
+static void sq__read_audit(sqlite3_stmt *stmt, struct audit_rec *a)
+{
+    memset(a, 0, sizeof *a);
+    a->at = sqlite3_column_int64(stmt, 0);
+    a->user_id = sqlite3_column_int64(stmt, 1);
+    sq__col_text(stmt, 2, a->sid, sizeof a->sid);
+    sq__col_text(stmt, 3, a->ticket_prefix, sizeof a->ticket_prefix);
+    sq__col_text(stmt, 4, a->pc_ip, sizeof a->pc_ip);
+    sq__col_text(stmt, 5, a->pc_user_agent, sizeof a->pc_user_agent);
+    sq__col_text(stmt, 6, a->phone_sid, sizeof a->phone_sid);
+    sq__col_text(stmt, 7, a->outcome, sizeof a->outcome);
+}
+
+/* limit is clamped to 0..SQ_LIST_MAX; a limit of 0 (or less) is an empty,
+ * successful answer. */
+static void sq__audit_recent(struct store *st, int64_t user_id, int limit, store_audits_cb cb,
+                             void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_AUDIT_RECENT];
+    enum store_rc rc = STORE_OK;
+    int n = 0;
+    int cap = limit < 0 ? 0 : limit > SQ_LIST_MAX ? SQ_LIST_MAX : limit;
+    struct audit_rec *rows = malloc((size_t)(cap ? cap : 1) * sizeof *rows);
+
+    if (!rows) {
+        log_error("store: audit_recent: out of memory");
+        rc = STORE_ERROR;
+        goto done;
+    }
+    if (!cap)
+        goto done;
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_int(&b, user_id);
+    sq__bind_int(&b, cap);
+    int src = b.rc;
+    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && n < cap) {
+        sq__read_audit(stmt, &rows[n++]);
+        src = SQLITE_OK;
+    }
+    if (src != SQLITE_DONE && src != SQLITE_ROW) {
+        rc = sq__fail(s, "audit_recent", src);
+        n = 0;
+    }
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, rc == STORE_OK ? rows : NULL, n);
+    free(rows);
+}
+
+/* ---- open --------------------------------------------------------------- */
+
+static const struct store_ops sqlite_ops = {
+    .close = sq__close,
+    .healthy = sq__healthy,
+    .user_create = sq__user_create,
+    .user_by_name = sq__user_by_name,
+    .user_by_id = sq__user_by_id,
+    .user_bump_version = sq__user_bump_version,
+    .session_put = sq__session_put,
+    .session_get = sq__session_get,
+    .session_list = sq__session_list,
+    .session_revoke_user = sq__session_revoke_user,
+    .audit_add = sq__audit_add,
+    .audit_recent = sq__audit_recent,
+};
+
+/* Every statement is compiled once here, PERSISTENT because it lives as long
+ * as the store: a typo in SQL fails at startup, not on the first login. */
+static int sq__prepare_all(struct sqlite_store *s, char *err, size_t errsz)
+{
+    for (int i = 0; i < SQ__COUNT; i++) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->stmt[i], NULL);
+        if (rc != SQLITE_OK) {
+            sq__err(err, errsz, "sqlite cannot prepare statement %d: %s", i,
+                    sqlite3_errmsg(s->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
+{
+    struct sqlite_store *s = NULL;
+    bool memory;
+    int rc;
+
+    if (err && errsz)
+        err[0] = '\0';
+    if (!path || !*path) {
+        sq__err(err, errsz, "sqlite store needs a path");
+        return NULL;
+    }
+    memory = !strcmp(path, ":memory:");
+    if (!memory && (sq__mkdir_parent(path, err, errsz) || sq__create_private(path, err, errsz)))
+        return NULL;
+
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        sq__err(err, errsz, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &sqlite_ops;
+
+    rc = sqlite3_open_v2(path, &s->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        sq__err(err, errsz, "cannot open sqlite database '%s': %s", path,
+                s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto error;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, SQ_BUSY_MS); /* same as PRAGMA busy_timeout */
+
+    /* The first statement to read the file is what notices a file that is not
+     * a database, so its error message names the path. */
+    rc = sq__set_wal(s->db, path);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,
+                          NULL, NULL);
+    if (rc != SQLITE_OK) {
+        sq__err(err, errsz, "cannot use sqlite database '%s': %s", path, sqlite3_errmsg(s->db));
+        goto error;
+    }
+    if (sq__migrate(s->db, err, errsz) || sq__prepare_all(s, err, errsz))
+        goto error;
+    return &s->base;
+
+error:
+    sq__free(s);
+    return NULL;
+}

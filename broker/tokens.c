@@ -1,0 +1,119 @@
+/* tokens.c — see tokens.h. */
+#include "tokens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+static int sign_claims(const struct jwt_key *key, const char *typ, const struct token_params *p,
+                       const struct claims *c, bool access, char *out, size_t outsz)
+{
+    if (!key)
+        return -1;
+    struct jw w;
+    jw_init(&w, 0);
+    jw_obj_open(&w);
+    jw_kv_str(&w, "iss", p->issuer);
+    char sub[24];
+    snprintf(sub, sizeof sub, "%lld", (long long)c->sub);
+    jw_kv_str(&w, "sub", sub);
+    if (access) {
+        jw_kv_str(&w, "aud", p->audience);
+        jw_kv_str(&w, "client_id", p->client_id);
+    }
+    jw_kv_int(&w, "exp", c->exp);
+    jw_kv_int(&w, "iat", c->iat);
+    jw_kv_str(&w, "jti", c->jti);
+    jw_kv_str(&w, "sid", c->sid);
+    jw_kv_int(&w, "ver", c->ver);
+    if (access)
+        jw_kv_str(&w, "name", c->name);
+    jw_obj_close(&w);
+    size_t len;
+    char *json = jw_finish(&w, &len);
+    if (!json)
+        return -1;
+    int n = jwt_sign(key, typ, json, len, out, outsz);
+    free(json);
+    return n;
+}
+
+int tokens_sign_access(const struct keyset *ks, const struct token_params *p,
+                       const struct claims *c, char *out, size_t outsz)
+{
+    return sign_claims(keyring_current(&ks->access), "at+jwt", p, c, true, out, outsz);
+}
+
+int tokens_sign_refresh(const struct keyset *ks, const struct token_params *p,
+                        const struct claims *c, char *out, size_t outsz)
+{
+    return sign_claims(keyring_current(&ks->refresh), "rt+jwt", p, c, false, out, outsz);
+}
+
+/* sub is a decimal string of a positive user id: strict, no sign, no spaces. */
+static int parse_sub(const char *s, int64_t *out)
+{
+    if (!*s || strlen(s) > 18 || *s == '0')
+        return -1;
+    int64_t v = 0;
+    for (const char *q = s; *q; q++) {
+        if (*q < '0' || *q > '9')
+            return -1;
+        v = v * 10 + (*q - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static enum token_check check(const struct keyring *kr, const char *typ,
+                              const struct token_params *p, const char *token, size_t len,
+                              int64_t now, bool access, struct claims *c)
+{
+    char payload[JWT_MAX_PAYLOAD + 1];
+    size_t plen;
+    if (jwt_verify(kr, token, len, typ, payload, sizeof payload - 1, &plen) != JWT_OK)
+        return TOKEN_INVALID;
+    payload[plen] = '\0';
+
+    struct json_doc d;
+    if (json_parse(&d, payload, plen))
+        return TOKEN_INVALID;
+    char iss[512], aud[512], cid[128], sub[24];
+    memset(c, 0, sizeof *c);
+    if (json_get_str(&d, 0, "iss", iss, sizeof iss, NULL) || strcmp(iss, p->issuer) ||
+        json_get_str(&d, 0, "sub", sub, sizeof sub, NULL) || parse_sub(sub, &c->sub) ||
+        json_get_int(&d, 0, "exp", &c->exp) || json_get_int(&d, 0, "iat", &c->iat) ||
+        json_get_int(&d, 0, "ver", &c->ver) ||
+        json_get_str(&d, 0, "jti", c->jti, sizeof c->jti, NULL) ||
+        json_get_str(&d, 0, "sid", c->sid, sizeof c->sid, NULL))
+        return TOKEN_INVALID;
+    if (access &&
+        (json_get_str(&d, 0, "aud", aud, sizeof aud, NULL) || strcmp(aud, p->audience) ||
+         json_get_str(&d, 0, "client_id", cid, sizeof cid, NULL) ||
+         strcmp(cid, p->client_id) ||
+         json_get_str(&d, 0, "name", c->name, sizeof c->name, NULL)))
+        return TOKEN_INVALID;
+    /* We never issue a token from the future; one that claims to be is not
+     * ours to trust, beyond the allowed skew. */
+    if (c->iat > now + p->leeway)
+        return TOKEN_INVALID;
+    if (c->exp + p->leeway <= now)
+        return TOKEN_EXPIRED;
+    return TOKEN_VALID;
+}
+
+enum token_check tokens_check_access(const struct keyset *ks, const struct token_params *p,
+                                     const char *token, size_t len, int64_t now,
+                                     struct claims *out)
+{
+    return check(&ks->access, "at+jwt", p, token, len, now, true, out);
+}
+
+enum token_check tokens_check_refresh(const struct keyset *ks, const struct token_params *p,
+                                      const char *token, size_t len, int64_t now,
+                                      struct claims *out)
+{
+    return check(&ks->refresh, "rt+jwt", p, token, len, now, false, out);
+}

@@ -1,0 +1,54 @@
+/* tokens.h — the claims of our two JWTs (PROTOCOL.md §5): building and
+ * signing them (worker threads), and checking them back into structs.
+ *
+ * Access:  {"alg":"ES256"|"HS256","typ":"at+jwt","kid"} with iss, sub, aud,
+ *          client_id, exp, iat, jti, sid, ver, name.
+ * Refresh: {"alg":"HS256","typ":"rt+jwt","kid"} with iss, sub, exp, iat, jti,
+ *          sid, ver; signed with a key that never leaves the broker. */
+#ifndef QRLOGIN_TOKENS_H
+#define QRLOGIN_TOKENS_H
+
+#include <stdint.h>
+
+#include "keys.h"
+#include "store.h"
+
+struct token_params {          /* what the issuer needs from config */
+    const char *issuer;        /* public URL */
+    const char *audience;
+    const char *client_id;
+    int64_t leeway;            /* seconds */
+};
+
+struct claims {
+    int64_t sub;               /* user id */
+    char name[USER_NAME_MAX + 1];
+    char sid[SID_MAX];
+    char jti[JTI_MAX];
+    int64_t ver, iat, exp;
+};
+
+/* Signs an access token for c (iat/exp/jti/sid/sub/ver/name taken from c).
+ * Thread-safe. Returns length or -1. */
+int tokens_sign_access(const struct keyset *ks, const struct token_params *p,
+                       const struct claims *c, char *out, size_t outsz);
+/* Signs a refresh token (name unused). Thread-safe. */
+int tokens_sign_refresh(const struct keyset *ks, const struct token_params *p,
+                        const struct claims *c, char *out, size_t outsz);
+
+enum token_check {
+    TOKEN_VALID = 0,
+    TOKEN_INVALID, /* signature, typ, alg, kid, issuer, audience, malformed claims */
+    TOKEN_EXPIRED, /* exp + leeway <= now */
+};
+
+/* Verify signature and claims. `now` in seconds. Thread-safe (the ES256 path
+ * costs ~2 ms: call it on the worker pool). */
+enum token_check tokens_check_access(const struct keyset *ks, const struct token_params *p,
+                                     const char *token, size_t len, int64_t now,
+                                     struct claims *out);
+enum token_check tokens_check_refresh(const struct keyset *ks, const struct token_params *p,
+                                      const char *token, size_t len, int64_t now,
+                                      struct claims *out);
+
+#endif

@@ -1,0 +1,295 @@
+/* ws_conn.c — see ws_conn.h. */
+#include "ws_conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "hub.h"
+#include "log.h"
+#include "metrics.h"
+#include "replies.h"
+#include "tickets.h"
+#include "ws_dispatch.h"
+
+/* pss: only a pointer; the conn lives in the hub and is found by id. */
+struct pss {
+    struct conn *c;
+};
+
+size_t ws_conn_pss_size(void) { return sizeof(struct pss); }
+
+static void strip_mapped(char *ip)
+{
+    if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
+        memmove(ip, ip + 7, strlen(ip + 7) + 1);
+}
+
+/* X-Forwarded-For lists client, proxy1, proxy2…; each trusted proxy appends
+ * the address it saw. Walking from the right, the first address that is not a
+ * trusted proxy is the client as far as anyone we trust can tell. */
+static void ip_from_forwarded(const char *xff, char *out, size_t outsz)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", xff);
+    for (;;) {
+        char *comma = strrchr(buf, ',');
+        char *item = comma ? comma + 1 : buf;
+        while (*item == ' ' || *item == '\t')
+            item++;
+        size_t n = strlen(item);
+        while (n && (item[n - 1] == ' ' || item[n - 1] == '\t'))
+            item[--n] = '\0';
+        strip_mapped(item);
+        if (*item && (!comma || !config_is_trusted_proxy(&broker.cfg, item))) {
+            snprintf(out, outsz, "%s", item);
+            return;
+        }
+        if (!comma)
+            return;
+        *comma = '\0';
+    }
+}
+
+void ws_client_ip(struct lws *wsi, char *out, size_t outsz)
+{
+    char peer[IP_MAX] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    strip_mapped(peer);
+    snprintf(out, outsz, "%s", peer);
+    if (!broker.cfg.n_trusted_proxies || !config_is_trusted_proxy(&broker.cfg, peer))
+        return;
+    char xff[512];
+    if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0)
+        ip_from_forwarded(xff, out, outsz);
+}
+
+static bool origin_allowed(struct lws *wsi)
+{
+    char origin[256];
+    int n = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+        return true; /* native apps send none */
+    if (n <= 0)
+        return false; /* present but too long to be one of ours */
+    for (int i = 0; i < broker.cfg.n_allowed_origins; i++)
+        if (!strcmp(origin, broker.cfg.allowed_origins[i]))
+            return true;
+    return false;
+}
+
+/* Runs before the 101: refusals here still get a proper HTTP status. */
+static int confirm_upgrade(struct lws *wsi)
+{
+    char uri[16] = "";
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws")) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "the WebSocket API is at /ws");
+        return 1;
+    }
+    if (!origin_allowed(wsi)) {
+        metrics.handshakes_refused++;
+        lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+        return 1;
+    }
+    char ip[IP_MAX];
+    ws_client_ip(wsi, ip, sizeof ip);
+    if (hub_ip_count(ip) >= broker.cfg.max_conns_per_ip) {
+        metrics.handshakes_refused++;
+        log_warn("refusing socket from %s: %d open (--max-conns-per-ip)", ip,
+                 broker.cfg.max_conns_per_ip);
+        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections");
+        return 1;
+    }
+    return 0;
+}
+
+static void send_hello(struct conn *c)
+{
+    struct jw w;
+    push_start(&w, "hello");
+    jw_kv_int(&w, "version", 1);
+    jw_kv_int(&w, "server_time", clock_now_ms());
+    jw_kv_int(&w, "heartbeat", broker.cfg.heartbeat);
+    push_finish(c->id, &w);
+}
+
+static int on_established(struct lws *wsi, struct pss *pss)
+{
+    struct conn *c = hub_conn_new(wsi);
+    if (!c)
+        return -1;
+    pss->c = c;
+    char ip[IP_MAX];
+    ws_client_ip(wsi, ip, sizeof ip);
+    hub_set_ip(c, ip);
+    /* Headers are freed right after ESTABLISHED: copy what we keep, capped. */
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_USER_AGENT);
+    if (n > 0) {
+        char *ua = malloc((size_t)n + 1);
+        if (ua && lws_hdr_copy(wsi, ua, n + 1, WSI_TOKEN_HTTP_USER_AGENT) > 0) {
+            ua[n < UA_MAX ? n : UA_MAX - 1] = '\0';
+            c->user_agent = ua;
+            ua = NULL;
+        }
+        free(ua);
+    }
+    c->bucket = broker.cfg.msg_burst;
+    c->bucket_at = clock_now_ms();
+    hub_conn_changed(c); /* arms the idle timeout */
+    log_debug("conn %llu open from %s", (unsigned long long)c->id, c->ip);
+    send_hello(c);
+    return 0;
+}
+
+static int close_now(struct lws *wsi, int code, const char *reason)
+{
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    return -1;
+}
+
+/* Token bucket: msg_rate per second, msg_burst deep. Returns 0 if the message
+ * may be handled, 1 if it is answered rate_limited, -1 if the socket has been
+ * over the limit for 3 s in a row and must close. */
+static int rate_check(struct conn *c)
+{
+    int64_t now = clock_now_ms();
+    c->bucket += (double)(now - c->bucket_at) * broker.cfg.msg_rate / 1000.0;
+    if (c->bucket > broker.cfg.msg_burst)
+        c->bucket = broker.cfg.msg_burst;
+    c->bucket_at = now;
+    if (c->bucket >= 1.0) {
+        c->bucket -= 1.0;
+        c->limited_since = 0;
+        return 0;
+    }
+    if (!c->limited_since)
+        c->limited_since = now;
+    if (now - c->limited_since >= 3000)
+        return -1;
+    return 1;
+}
+
+static int on_message(struct lws *wsi, struct conn *c, const char *msg, size_t len, bool binary)
+{
+    int rl = rate_check(c);
+    if (rl < 0) {
+        log_info("conn %llu from %s: flooding, closing", (unsigned long long)c->id, c->ip);
+        return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate limit");
+    }
+    struct req r = {.conn = c->id};
+    if (rl > 0) {
+        reply_rate_limited(&r, 1, "slow down");
+        return 0;
+    }
+    if (binary) {
+        reply_error(&r, E_BAD_REQUEST, "binary frames are not accepted; send JSON text");
+        return 0;
+    }
+    ws_dispatch(c, msg, len);
+    return 0;
+}
+
+/* Frames may arrive in several chunks and several fragments; a message is
+ * capped at --max-message while it is assembled, never after. */
+static int on_receive(struct lws *wsi, struct conn *c, const char *in, size_t len)
+{
+    size_t max = (size_t)broker.cfg.max_message;
+    bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    if (first) {
+        c->rx_len = 0;
+        c->rx_binary = lws_frame_is_binary(wsi);
+    }
+    size_t remaining = lws_remaining_packet_payload(wsi);
+    if (c->rx_len + len + remaining > max)
+        return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+    if (first && final) /* the common case: no copy */
+        return on_message(wsi, c, in, len, c->rx_binary);
+    if (!c->rx && !(c->rx = malloc(max)))
+        return close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (!final)
+        return 0;
+    int rc = on_message(wsi, c, c->rx, c->rx_len, c->rx_binary);
+    /* Assembly buffers are rare; give the memory back rather than keep
+     * max_message bytes per socket. */
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = 0;
+    return rc;
+}
+
+static int on_writeable(struct lws *wsi, struct conn *c)
+{
+    struct out_msg *m = c->q_head;
+    if (!m) {
+        if (c->close_code)
+            return close_now(wsi, c->close_code, c->close_reason);
+        return 0; /* lws sometimes calls unasked (after its own PING) */
+    }
+    c->q_head = m->next;
+    if (!c->q_head)
+        c->q_tail = NULL;
+    c->q_count--;
+    c->q_bytes -= m->len;
+    int n = lws_write(wsi, (unsigned char *)m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+    size_t want = m->len;
+    free(m);
+    if (n < (int)want)
+        return -1;
+    if (c->q_head || c->close_code)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static void on_closed(struct pss *pss)
+{
+    struct conn *c = pss->c;
+    if (!c)
+        return; /* refused before ESTABLISHED: nothing was set up */
+    pss->c = NULL;
+    uint64_t id = c->id;
+    log_debug("conn %llu closed", (unsigned long long)id);
+    hub_conn_free(c);
+    /* After the conn is gone, so the listener's lookups skip it. */
+    tickets_cancel_pc(id);
+}
+
+int ws_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    struct pss *pss = user;
+    struct conn *c = pss ? pss->c : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        if (in && !strcmp(in, "websocket"))
+            return confirm_upgrade(wsi);
+        break;
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(wsi, pss);
+    case LWS_CALLBACK_RECEIVE:
+        if (!c)
+            return -1;
+        return on_receive(wsi, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!c)
+            return 0;
+        return on_writeable(wsi, c);
+    case LWS_CALLBACK_TIMER:
+        /* the idle timeout armed by hub_conn_changed */
+        if (c && c->kind == CONN_KIND_ANON) {
+            log_debug("conn %llu idle, closing", (unsigned long long)c->id);
+            return close_now(wsi, LWS_CLOSE_STATUS_NORMAL, "idle");
+        }
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (pss)
+            on_closed(pss);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

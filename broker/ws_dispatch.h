@@ -1,0 +1,36 @@
+/* ws_dispatch.h — one complete text message from a socket: strict JSON
+ * parse, `id` and `type` checks, then the handler for that type from a table
+ * (with whether it needs an authenticated socket). */
+#ifndef QRLOGIN_WS_DISPATCH_H
+#define QRLOGIN_WS_DISPATCH_H
+
+#include <stddef.h>
+
+#include "hub.h"
+#include "json.h"
+#include "replies.h"
+
+void ws_dispatch(struct conn *c, const char *msg, size_t len);
+
+/* Handlers: one per message type. Each replies (now or after async steps)
+ * through replies.h with r. */
+typedef void (*ws_handler)(struct conn *c, const struct req *r, const struct json_doc *d);
+
+/* Connects tickets.c's transitions to their pushes (call once at start). */
+void handlers_tickets_init(void);
+
+void handle_ticket_new(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_ticket_cancel(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_ticket_scan(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_ticket_confirm(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_ticket_deny(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_auth_password(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_auth_token(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_session_attach(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_token_refresh(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_session_list(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_session_revoke(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_logout(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_logout_all(struct conn *c, const struct req *r, const struct json_doc *d);
+
+#endif

@@ -1,0 +1,689 @@
+// Black-box harness for qrlogin-broker.
+//
+// Everything here is written against /work/shared/PROTOCOL.md (the wire contract) only: the
+// broker is started as a real process on a free loopback port with a throw-away data dir and
+// driven over real HTTP and WebSockets (the `ws` package, a client that is not ours).
+//
+// Exports:
+//   startBroker(opts)        -> Broker {url, wsUrl, port, dataDir, stop(), kill(), restart(), log()}
+//   addUser(dataDir, name, pw), runCli(args, opts)
+//   connect(url, opts)       -> Client (resolves after a well-formed `hello`)
+//   pcTicket(pc, client?)    -> the `ticket` frame
+//   phoneLogin(broker, name, pw, opts) -> {ws, auth}
+//   qrLogin(broker, phone, opts) -> {pc, ticket, info, login}
+//   test / describe          -> node:test wrappers that attach broker logs to a failure
+//   jwt helpers, http helpers, sleep
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import * as nodeTest from 'node:test';
+import WebSocket from 'ws';
+import * as jose from 'jose';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const BROKER = process.env.QRLOGIN_BROKER
+  || path.resolve(here, '../../build/qrlogin-broker');
+export const PBKDF2 = ['--pbkdf2-iterations', '1000'];
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Broker registry: every broker started by this test file, so that a failing test can show
+// what the broker logged while it ran, and so that nothing outlives the test process.
+
+const registry = new Set();
+process.on('exit', () => {
+  for (const b of registry) {
+    if (b.proc && b.proc.exitCode === null && b.proc.signalCode === null) {
+      try { b.proc.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+});
+
+const LOG_TAIL_LINES = 200;
+
+function logsSince(marks) {
+  let out = '';
+  for (const b of registry) {
+    const from = marks.has(b) ? marks.get(b) : 0;
+    let lines = b.lines.slice(from);
+    if (lines.length === 0 && !b.crashed) continue;
+    let note = '';
+    if (lines.length > LOG_TAIL_LINES) {
+      note = ` (last ${LOG_TAIL_LINES} of ${lines.length} lines)`;
+      lines = lines.slice(-LOG_TAIL_LINES);
+    }
+    out += `\n----- broker ${b.url} stderr${note} -----\n${lines.join('\n')}\n`;
+    if (b.crashed) out += `!!!!! broker ${b.url} exited unexpectedly: ${b.crashed}\n`;
+  }
+  return out;
+}
+
+function attachLogs(err, marks) {
+  const extra = logsSince(marks);
+  if (!extra) return err;
+  if (err && typeof err === 'object') {
+    try {
+      err.message = `${err.message}${extra}`;
+      if (typeof err.stack === 'string') err.stack = `${err.stack}${extra}`;
+      return err;
+    } catch { /* frozen error: fall through */ }
+  }
+  const e = new Error(`${String(err)}${extra}`);
+  e.cause = err;
+  return e;
+}
+
+function wrapFn(fn) {
+  return async function wrapped(t, ...rest) {
+    const marks = new Map();
+    for (const b of registry) marks.set(b, b.lines.length);
+    try {
+      return await fn(t, ...rest);
+    } catch (err) {
+      throw attachLogs(err, marks);
+    }
+  };
+}
+
+/** node:test `test`, but a failure carries the broker log lines written during the test. */
+export function test(name, optsOrFn, maybeFn) {
+  if (typeof optsOrFn === 'function') return nodeTest.test(name, wrapFn(optsOrFn));
+  return nodeTest.test(name, optsOrFn, wrapFn(maybeFn));
+}
+export const { describe, before, after, beforeEach, afterEach } = nodeTest;
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/** A port nobody listens on right now (listen on 0, read it, close). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Run a qrlogin-broker subcommand to completion.
+ * Resolves {code, signal, stdout, stderr}. Kills it after timeoutMs (then code is null and
+ * timedOut is true) so that a broker which wrongly starts serving cannot hang the suite.
+ */
+export function runCli(args, { input, env, timeoutMs = 15000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(BROKER, args, {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    proc.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+    proc.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    proc.on('error', reject);
+    const timer = setTimeout(() => { timedOut = true; proc.kill('SIGKILL'); }, timeoutMs);
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+    proc.stdin.on('error', () => { /* the process may not read stdin */ });
+    if (input !== undefined) proc.stdin.end(input);
+    else proc.stdin.end();
+  });
+}
+
+/** `qrlogin-broker useradd --data-dir DIR NAME`, password on stdin; asserts exit 0. */
+export async function addUser(dataDir, name, password) {
+  const r = await runCli(['useradd', '--data-dir', dataDir, ...PBKDF2, name],
+    { input: `${password}\n` });
+  assert.equal(r.code, 0,
+    `useradd ${name} exited ${r.code} (signal ${r.signal})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+export function makeDataDir() {
+  return mkdtempSync(path.join(tmpdir(), 'qrlogin-bb-'));
+}
+
+class Broker {
+  constructor({ args = [], env = {}, dataDir, keepDataDir = false }) {
+    this.args = args;
+    this.env = env;
+    this.ownDataDir = !dataDir;
+    this.dataDir = dataDir || makeDataDir();
+    this.keepDataDir = keepDataDir;
+    this.lines = [];
+    this.partial = '';
+    this.proc = null;
+    this.port = 0;
+    this.crashed = null;
+    this.expectExit = false;
+    this.exitPromise = null;
+    registry.add(this);
+  }
+
+  get url() { return `http://127.0.0.1:${this.port}`; }
+  get wsUrl() { return `ws://127.0.0.1:${this.port}/ws`; }
+
+  /** All stderr lines so far, joined. */
+  log() { return this.lines.join('\n') + (this.partial ? `\n${this.partial}` : ''); }
+
+  async spawnOn(port) {
+    this.port = port;
+    this.crashed = null;
+    this.expectExit = false;
+    const argv = ['serve', '--listen', `127.0.0.1:${port}`, '--public-url', this.url,
+      '--data-dir', this.dataDir, ...PBKDF2, '--log-level', 'debug', ...this.args];
+    this.lines.push(`[harness] ${BROKER} ${argv.join(' ')}`);
+    const proc = spawn(BROKER, argv, {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    const onData = (d) => {
+      const text = this.partial + d;
+      const parts = text.split('\n');
+      this.partial = parts.pop();
+      for (const p of parts) this.lines.push(p);
+    };
+    proc.stderr.setEncoding('utf8').on('data', onData);
+    proc.stdout.setEncoding('utf8').on('data', onData);
+    this.exitPromise = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        if (this.partial) { this.lines.push(this.partial); this.partial = ''; }
+        this.lines.push(`[harness] broker exited code=${code} signal=${signal}`);
+        if (!this.expectExit) this.crashed = `code=${code} signal=${signal}`;
+        resolve({ code, signal });
+      });
+    });
+    proc.on('error', (e) => { this.lines.push(`[harness] spawn error: ${e.message}`); });
+
+    // Wait for /healthz 200: poll every 50 ms, at most 10 s.
+    const deadline = Date.now() + 10000;
+    let last = 'no answer yet';
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(`broker exited before becoming healthy (code ${proc.exitCode}, `
+          + `signal ${proc.signalCode})\n${this.log()}`);
+      }
+      try {
+        const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        if (res.status === 200) return;
+        last = `status ${res.status}`;
+      } catch (e) {
+        last = e.cause?.code || e.message;
+      }
+      await sleep(50);
+    }
+    proc.kill('SIGKILL');
+    throw new Error(`broker not healthy within 10 s (${last})\n${this.log()}`);
+  }
+
+  /** Start on a fresh free port (retrying if someone else grabbed it). */
+  async start() {
+    let lastErr;
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        await this.spawnOn(await freePort());
+        return this;
+      } catch (e) {
+        lastErr = e;
+        this.expectExit = true;
+        if (this.proc && this.proc.exitCode === null) this.proc.kill('SIGKILL');
+        await this.exitPromise;
+      }
+    }
+    throw lastErr;
+  }
+
+  /**
+   * SIGTERM (or `signal`), wait for exit, assert exit status 0.
+   * Resolves {code, signal}.
+   */
+  async stop({ signal = 'SIGTERM', timeoutMs = 10000 } = {}) {
+    if (!this.proc) return { code: null, signal: null };
+    const proc = this.proc;
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      const res = await this.exitPromise;
+      this.proc = null;
+      assert.fail(`broker ${this.url} had already exited: code=${res.code} signal=${res.signal}`
+        + `${this.crashed ? ' (unexpectedly)' : ''}\n${this.lines.slice(-LOG_TAIL_LINES).join('\n')}`);
+    }
+    this.expectExit = true;
+    proc.kill(signal);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    const res = await this.exitPromise;
+    clearTimeout(timer);
+    this.proc = null;
+    assert.equal(res.signal, null,
+      `broker died by signal ${res.signal} after ${signal} (not a clean exit within ${timeoutMs} ms)`);
+    assert.equal(res.code, 0, `broker exit status after ${signal} is ${res.code}, expected 0`);
+    return res;
+  }
+
+  /** SIGKILL, no questions asked. */
+  async kill() {
+    if (!this.proc) return;
+    this.expectExit = true;
+    this.proc.kill('SIGKILL');
+    await this.exitPromise;
+    this.proc = null;
+  }
+
+  /**
+   * Clean stop, optionally run something against the stopped data dir (keygen, useradd),
+   * then start again on the same port with the same data dir and arguments.
+   */
+  async restart({ between, args } = {}) {
+    await this.stop();
+    if (between) await between(this);
+    if (args) this.args = args;
+    let lastErr;
+    const deadline = Date.now() + 10000;
+    // Same port: the public URL (token `iss`) must not change across a restart.
+    while (Date.now() < deadline) {
+      try {
+        await this.spawnOn(this.port);
+        return this;
+      } catch (e) {
+        lastErr = e;
+        this.expectExit = true;
+        if (this.proc && this.proc.exitCode === null) this.proc.kill('SIGKILL');
+        await this.exitPromise;
+        await sleep(200);
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Stop if running (asserting a clean exit) and remove the data dir. */
+  async dispose() {
+    try {
+      if (this.proc) await this.stop();
+      else if (this.crashed) assert.fail(`broker ${this.url} exited unexpectedly: ${this.crashed}`);
+    } finally {
+      registry.delete(this);
+      if (this.ownDataDir && !this.keepDataDir) {
+        rmSync(this.dataDir, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+/**
+ * Start a broker.
+ *   opts.args   extra `serve` arguments
+ *   opts.users  [[name, password], ...] added with `useradd` before the broker starts
+ *   opts.env    extra environment
+ *   opts.dataDir reuse a data dir
+ */
+export async function startBroker(opts = {}) {
+  const b = new Broker(opts);
+  for (const [name, pw] of opts.users || []) await addUser(b.dataDir, name, pw);
+  await b.start();
+  return b;
+}
+
+/** Stop and clean up every broker this file started (use in `after`). */
+export async function stopAll() {
+  const errors = [];
+  for (const b of [...registry]) {
+    try { await b.dispose(); } catch (e) { errors.push(e); }
+  }
+  if (errors.length) throw errors[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket client
+
+function describeFrame(f) {
+  const s = JSON.stringify(f);
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}
+
+export class Client {
+  constructor(ws) {
+    this.ws = ws;
+    this.seen = [];      // every frame received, in order
+    this.queue = [];     // frames not yet consumed by request()/next()
+    this.waiters = [];   // {pred, resolve}
+    this.nextId = 1;
+    this.res = null;     // the HTTP upgrade response
+    this.hello = null;
+    this.closedInfo = null;
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closedInfo = { code, reason: reason.toString() };
+        resolve(this.closedInfo);
+        for (const w of this.waiters.splice(0)) w.onClose(this.closedInfo);
+      });
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    // A protocol error from the server (bad frame, bad UTF-8 from the broker) must fail the
+    // test that is waiting, not crash the test process; 'close' follows it.
+    this.errors = [];
+    ws.on('error', (e) => { this.errors.push(e); this.seen.push({ type: '__socket_error__', message: e.message }); });
+  }
+
+  onMessage(data, isBinary) {
+    let frame;
+    if (isBinary) {
+      frame = { type: '__binary__', bytes: data.length };
+    } else {
+      try {
+        frame = JSON.parse(data.toString('utf8'));
+      } catch {
+        frame = { type: '__invalid_json__', text: data.toString('utf8') };
+      }
+    }
+    this.seen.push(frame);
+    for (let i = 0; i < this.waiters.length; i += 1) {
+      const w = this.waiters[i];
+      if (w.pred(frame)) {
+        this.waiters.splice(i, 1);
+        w.resolve(frame);
+        return;
+      }
+    }
+    this.queue.push(frame);
+  }
+
+  /** Resolve with the first buffered or future frame matching pred (consuming it). */
+  nextFrame(pred, timeoutMs = 3000, what = 'frame') {
+    const i = this.queue.findIndex(pred);
+    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const w = { pred };
+      const fail = (why) => {
+        const at = this.waiters.indexOf(w);
+        if (at >= 0) this.waiters.splice(at, 1);
+        reject(new Error(`${why} waiting for ${what}; frames seen on this socket:\n  `
+          + (this.seen.map(describeFrame).join('\n  ') || '(none)')));
+      };
+      const timer = setTimeout(() => fail(`timeout after ${timeoutMs} ms`), timeoutMs);
+      w.resolve = (f) => { clearTimeout(timer); resolve(f); };
+      w.onClose = (c) => { clearTimeout(timer); fail(`socket closed (${c.code} ${c.reason})`); };
+      if (this.closedInfo) w.onClose(this.closedInfo);
+      else this.waiters.push(w);
+    });
+  }
+
+  /** The next push (a frame without an id) of the given type. */
+  next(type, timeoutMs = 3000) {
+    return this.nextFrame((f) => f.type === type && (f.id === undefined || f.id === null),
+      timeoutMs, `push "${type}"`);
+  }
+
+  /** Resolve true if no push of `type` arrives within ms (does not consume other frames). */
+  async none(type, ms) {
+    try {
+      const f = await this.next(type, ms);
+      return f;
+    } catch (e) {
+      if (/^timeout/.test(e.message)) return null;
+      throw e;
+    }
+  }
+
+  send(obj) {
+    this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
+  }
+
+  sendRaw(data, options = {}) {
+    this.ws.send(data, options);
+  }
+
+  /** Send obj with an id (an integer unless obj has one) and resolve with the reply. */
+  request(obj, timeoutMs = 5000) {
+    const msg = { ...obj };
+    if (msg.id === undefined) {
+      msg.id = this.nextId;
+      this.nextId += 1;
+    }
+    const { id } = msg;
+    const p = this.nextFrame((f) => f.id === id, timeoutMs,
+      `reply to ${JSON.stringify(msg).slice(0, 200)}`);
+    this.send(msg);
+    return p;
+  }
+
+  /** request(), asserting the reply type; returns the reply. */
+  async call(obj, expectType, timeoutMs) {
+    const f = await this.request(obj, timeoutMs);
+    assert.equal(f.type, expectType,
+      `${obj.type} answered ${describeFrame(f)}, expected type "${expectType}"`);
+    return f;
+  }
+
+  /** request(), asserting an error with the given code (or one of codes); returns it. */
+  async fails(obj, codes, timeoutMs) {
+    const f = await this.request(obj, timeoutMs);
+    const want = Array.isArray(codes) ? codes : [codes];
+    assert.equal(f.type, 'error',
+      `${obj.type} answered ${describeFrame(f)}, expected error ${want.join('|')}`);
+    assert.ok(want.includes(f.code),
+      `${obj.type} failed with ${describeFrame(f)}, expected code ${want.join('|')}`);
+    assert.equal(typeof f.message, 'string', `error frame has no string message: ${describeFrame(f)}`);
+    return f;
+  }
+
+  close(code = 1000) {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close(code);
+    }
+    return this.closed;
+  }
+
+  terminate() { this.ws.terminate(); return this.closed; }
+
+  get isOpen() { return this.ws.readyState === WebSocket.OPEN; }
+}
+
+/** Open a raw `ws` socket; resolves {ws, res} once open, rejects with .status on refusal. */
+export function openSocket(url, { origin, headers = {}, protocol = 'qrlogin.v1', perMessageDeflate = true } = {}) {
+  return new Promise((resolve, reject) => {
+    const opts = { headers, perMessageDeflate, handshakeTimeout: 5000 };
+    if (origin) opts.origin = origin;
+    const ws = protocol ? new WebSocket(url, protocol, opts) : new WebSocket(url, opts);
+    let res = null;
+    ws.on('upgrade', (r) => { res = r; });
+    ws.once('unexpected-response', (req, r) => {
+      const e = new Error(`handshake refused: HTTP ${r.statusCode}`);
+      e.status = r.statusCode;
+      e.headers = r.headers;
+      ws.terminate();
+      reject(e);
+    });
+    ws.once('error', reject);
+    ws.once('open', () => resolve({ ws, res }));
+  });
+}
+
+/**
+ * Connect and resolve after the `hello` frame, asserting its shape.
+ * `url` may be a broker (its wsUrl is used) or a ws:// URL.
+ */
+export async function connect(url, opts = {}) {
+  const target = typeof url === 'string' ? url : url.wsUrl;
+  const pending = [];
+  const { ws, res } = await new Promise((resolve, reject) => {
+    // Attach the message listener before `open` can fire so that hello is never missed.
+    const { origin, headers = {}, perMessageDeflate = true, wsOptions = {} } = opts;
+    const protocol = opts.protocol === undefined ? 'qrlogin.v1' : opts.protocol;
+    const o = { headers, perMessageDeflate, handshakeTimeout: 5000, ...wsOptions };
+    if (origin) o.origin = origin;
+    const sock = protocol ? new WebSocket(target, protocol, o) : new WebSocket(target, o);
+    let upgradeRes = null;
+    sock.on('upgrade', (r) => { upgradeRes = r; });
+    sock.on('message', (d, b) => pending.push([d, b]));
+    sock.once('unexpected-response', (req, r) => {
+      const e = new Error(`handshake refused: HTTP ${r.statusCode}`);
+      e.status = r.statusCode;
+      sock.terminate();
+      reject(e);
+    });
+    sock.once('error', reject);
+    sock.once('open', () => resolve({ ws: sock, res: upgradeRes }));
+  });
+  ws.removeAllListeners('message');
+  const c = new Client(ws);
+  c.res = res;
+  for (const [d, b] of pending) c.onMessage(d, b);
+  const hello = await c.nextFrame((f) => f.type === 'hello', 3000, 'hello');
+  assertHello(hello);
+  c.hello = hello;
+  return c;
+}
+
+export function assertHello(hello) {
+  assert.equal(hello.type, 'hello');
+  assert.equal(hello.version, 1, `hello.version: ${describeFrame(hello)}`);
+  assert.equal(typeof hello.server_time, 'number', `hello.server_time: ${describeFrame(hello)}`);
+  assert.ok(Number.isInteger(hello.server_time), `hello.server_time is not integer ms: ${hello.server_time}`);
+  // Same machine: the broker's clock is ours. A minute either way allows for nothing but
+  // a seconds-vs-milliseconds mix-up to fail this.
+  assert.ok(Math.abs(hello.server_time - Date.now()) < 60000,
+    `hello.server_time ${hello.server_time} is not ms since epoch near ${Date.now()}`);
+  assert.equal(typeof hello.heartbeat, 'number', `hello.heartbeat: ${describeFrame(hello)}`);
+  assert.ok(hello.heartbeat > 0, `hello.heartbeat: ${describeFrame(hello)}`);
+  assert.ok(!('id' in hello), 'hello is a push and carries no id');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flows
+
+export const PC_UA = 'Mozilla/5.0 (X11; Linux x86_64) qrlogin-blackbox-pc/1.0';
+export const PHONE_UA = 'qrlogin-blackbox-phone/1.0';
+export const TICKET_RE = /^[A-Za-z0-9_-]{22,}$/;
+
+/** ticket.new on pc; asserts and returns the `ticket` frame. */
+export async function pcTicket(pc, client) {
+  const msg = { type: 'ticket.new' };
+  if (client) msg.client = client;
+  const t = await pc.call(msg, 'ticket');
+  assert.match(t.ticket, TICKET_RE, `ticket is not ≥128-bit base64url: ${t.ticket}`);
+  return t;
+}
+
+/** A phone socket signed in with auth.password; returns {ws, auth}. */
+export async function phoneLogin(broker, name, password, opts = {}) {
+  const ws = await connect(broker, { headers: { 'User-Agent': PHONE_UA }, ...opts });
+  const auth = await ws.call({ type: 'auth.password', username: name, password }, 'auth');
+  return { ws, auth };
+}
+
+/**
+ * The whole QR flow: a PC socket asks for a ticket, `phone` scans and confirms.
+ * Returns {pc, ticket, info, login}.
+ */
+export async function qrLogin(broker, phone, { ua = PC_UA, client = { name: 'blackbox PC' } } = {}) {
+  const pc = await connect(broker, { headers: { 'User-Agent': ua } });
+  const ticket = await pcTicket(pc, client);
+  const info = await phone.call({ type: 'ticket.scan', ticket: ticket.ticket }, 'ticket.info');
+  await pc.next('ticket.scanned');
+  const msg = { type: 'ticket.confirm', ticket: ticket.ticket };
+  if (ticket.code) msg.code = ticket.code;
+  await phone.call(msg, 'ok');
+  const login = await pc.next('login');
+  return { pc, ticket, info, login };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+export async function get(broker, p, headers = {}) {
+  const res = await fetch(`${broker.url}${p}`, { headers, redirect: 'manual' });
+  const body = await res.text();
+  return { status: res.status, headers: res.headers, body };
+}
+
+export async function getJson(broker, p, headers = {}) {
+  const r = await get(broker, p, headers);
+  try { r.json = JSON.parse(r.body); } catch { r.json = undefined; }
+  return r;
+}
+
+export function apiMe(broker, token) {
+  return getJson(broker, '/api/me', token === undefined ? {} : { Authorization: `Bearer ${token}` });
+}
+
+export async function postToken(broker, fields, { raw } = {}) {
+  const body = raw !== undefined ? raw : new URLSearchParams(fields).toString();
+  const res = await fetch(`${broker.url}/api/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, body: text, json };
+}
+
+export function assertBearer401(r, what) {
+  assert.equal(r.status, 401, `${what}: /api/me status ${r.status}, body ${r.body}`);
+  const h = r.headers.get('www-authenticate');
+  assert.ok(h, `${what}: 401 without WWW-Authenticate`);
+  assert.match(h, /^Bearer\b/, `${what}: WWW-Authenticate is "${h}"`);
+  assert.match(h, /error="invalid_token"/, `${what}: WWW-Authenticate is "${h}"`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JWT
+
+export const decodeJwt = (t) => jose.decodeJwt(t);
+export const decodeHeader = (t) => jose.decodeProtectedHeader(t);
+
+export async function jwks(broker) {
+  const r = await getJson(broker, '/.well-known/jwks.json');
+  assert.equal(r.status, 200, `jwks status ${r.status}`);
+  assert.ok(r.json && Array.isArray(r.json.keys), `jwks body: ${r.body}`);
+  return r.json;
+}
+
+/** Verify an access token against the broker's published JWKS; returns {payload, protectedHeader}. */
+export async function verifyAccess(broker, token, { audience } = {}) {
+  const set = jose.createRemoteJWKSet(new URL('/.well-known/jwks.json', broker.url),
+    { cooldownDuration: 0, cacheMaxAge: 0 });
+  return jose.jwtVerify(token, set, {
+    issuer: broker.url,
+    audience: audience || broker.url,
+    typ: 'at+jwt',
+    algorithms: ['ES256'],
+  });
+}
+
+/** Flip one character inside the signature part of a compact JWS. */
+export function tamper(token) {
+  const parts = token.split('.');
+  const sig = parts[2];
+  const i = Math.floor(sig.length / 2);
+  const c = sig[i] === 'A' ? 'B' : 'A';
+  parts[2] = sig.slice(0, i) + c + sig.slice(i + 1);
+  return parts.join('.');
+}
+
+/** A compact JWS with the given header and claims and a junk signature. */
+export function forge(header, claims, sig = 'c2lnbmF0dXJl') {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${enc(header)}.${enc(claims)}.${sig}`;
+}
+
+/** Sleep until the wall clock is past unix second `sec` (plus ms of margin). */
+export async function sleepUntilSec(sec, marginMs = 100) {
+  const ms = sec * 1000 + marginMs - Date.now();
+  if (ms > 0) await sleep(ms);
+}
+
+export { jose, WebSocket, assert };

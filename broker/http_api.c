@@ -260,7 +260,6 @@ static void token_issued(void *arg, enum api_err err, const struct issued *is, i
     jw_obj_open(&w);
     if (err) {
         jw_kv_str(&w, "error", api_err_code(err));
-        jw_kv_str(&w, "error_description", api_err_message(err));
         if (err == E_RATE_LIMITED)
             jw_kv_int(&w, "retry_after", retry < 1 ? 1 : retry);
         jw_obj_close(&w);

@@ -168,3 +168,95 @@ describe('request ids', () => {
     ws.close();
   });
 });
+
+describe('nothing a client sends crashes the broker', () => {
+  const CODES = ['bad_request', 'unauthorized', 'forbidden', 'not_found', 'conflict', 'rate_limited',
+    'code_mismatch', 'invalid_token', 'token_expired', 'refresh_reused', 'session_revoked', 'internal'];
+  const TYPES = {
+    'ticket.new': ['client'],
+    'ticket.cancel': [],
+    'auth.password': ['username', 'password'],
+    'auth.token': ['access_token'],
+    'session.attach': ['access_token'],
+    'token.refresh': ['refresh_token'],
+    'ticket.scan': ['ticket'],
+    'ticket.confirm': ['ticket', 'code'],
+    'ticket.deny': ['ticket'],
+    'session.list': [],
+    'session.revoke': ['session_id'],
+    logout: [],
+  };
+  const VALUES = [null, 0, -1, 1e308, true, {}, [], '', 'x'.repeat(3000), '\u0000\u0001',
+    { nested: { deeper: [1, 2, { a: 'b' }] } }];
+
+  test('every message type with wrong-typed fields → a reply with the id, an error code from §2', async () => {
+    const user = ['fuzz', 'fuzz-pw-1'];
+    const { addUser } = await import('./harness.mjs');
+    await addUser(broker.dataDir, ...user).catch(() => {}); // may already exist on a rerun
+    for (const [type, fields] of Object.entries(TYPES)) {
+      // A fresh socket per type keeps each under the per-socket message rate.
+      for (const authed of [false, true]) {
+        const ws = await connect(broker);
+        if (authed) {
+          const a = await ws.request({ type: 'auth.password', username: user[0], password: user[1] });
+          if (a.type !== 'auth') { ws.close(); continue; } // the user is added while running
+        }
+        const variants = fields.length === 0 ? VALUES.map((v) => ({ extra: v })) : [];
+        for (const f of fields) for (const v of VALUES) variants.push({ [f]: v });
+        for (const v of variants.slice(0, 30)) {
+          const r = await ws.request({ type, ...v });
+          assert.ok(r.type, `no type in reply to ${type} ${JSON.stringify(v).slice(0, 80)}`);
+          if (r.type === 'error') {
+            assert.ok(CODES.includes(r.code), `code ${r.code} for ${type} ${JSON.stringify(v).slice(0, 80)}`);
+            assert.notEqual(r.code, 'internal', `internal error for ${type} ${JSON.stringify(v).slice(0, 80)}`);
+          }
+        }
+        ws.close();
+      }
+    }
+    const h = await fetch(`${broker.url}/healthz`);
+    assert.equal(h.status, 200);
+    const ws = await connect(broker);
+    await assertStillServing(ws, 'after the wrong-typed fields');
+    ws.close();
+  });
+
+  test('deeply nested JSON (2000 levels) → bad_request or a reply, no crash', async () => {
+    const ws = await connect(broker);
+    const deep = `{"type":"ticket.new","id":1,"client":${'['.repeat(2000)}${']'.repeat(2000)}}`;
+    assert.ok(Buffer.byteLength(deep) <= 4096);
+    ws.send(deep);
+    const r = await ws.nextFrame((f) => f.type === 'error' || f.type === 'ticket', 5000, 'answer to deep JSON');
+    if (r.type === 'error') assert.equal(r.code, 'bad_request');
+    const deepObj = `{"type":"ticket.new","id":2,"client":${'{"a":'.repeat(800)}1${'}'.repeat(800)}}`;
+    assert.ok(Buffer.byteLength(deepObj) <= 4096);
+    ws.send(deepObj);
+    const r2 = await ws.nextFrame((f) => f.type === 'error' || f.type === 'ticket', 5000, 'answer to deep object');
+    if (r2.type === 'error') assert.equal(r2.code, 'bad_request');
+    await assertStillServing(ws, 'deep JSON');
+    ws.close();
+  });
+
+  test('duplicate keys, odd escapes and numbers', async () => {
+    const ws = await connect(broker);
+    const texts = [
+      '{"type":"ticket.new","type":"ticket.new","id":3}',
+      '{"type":"ticket\\u002enew","id":4}',
+      '{"type":"ticket.new","id":5,"client":{"name":"\\ud800"}}',
+      '{"type":"ticket.new","id":6e0}',
+      '{"type":"ticket.new","id":-0}',
+      '{"type":"ticket.new","id":99999999999999999999999}',
+      '{"type":"ticket.new","id":7,}',
+      '{"type":"ticket.new" "id":8}',
+      '{"type":"ticket.new","id":9}garbage',
+      '\ufeff{"type":"ticket.new","id":10}',
+    ];
+    for (const t of texts) {
+      ws.send(t);
+      const r = await ws.nextFrame((f) => f.type === 'error' || f.type === 'ticket', 3000, `answer to ${t}`);
+      if (r.type === 'error') assert.equal(r.code, 'bad_request', `${t} → ${JSON.stringify(r)}`);
+    }
+    await assertStillServing(ws, 'odd JSON');
+    ws.close();
+  });
+});

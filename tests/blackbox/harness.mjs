@@ -15,6 +15,8 @@
 //   jwt helpers, http helpers, sleep
 
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -156,8 +158,9 @@ export function makeDataDir() {
 }
 
 class Broker {
-  constructor({ args = [], env = {}, dataDir, keepDataDir = false }) {
-    this.args = args;
+  constructor({ args = [], env = {}, dataDir, keepDataDir = false, tls }) {
+    this.tls = tls || null; // {cert, key, ca}: serve HTTPS/WSS, trust `ca`
+    this.args = tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key, ...args] : args;
     this.env = env;
     this.ownDataDir = !dataDir;
     this.dataDir = dataDir || makeDataDir();
@@ -172,8 +175,9 @@ class Broker {
     registry.add(this);
   }
 
-  get url() { return `http://127.0.0.1:${this.port}`; }
-  get wsUrl() { return `ws://127.0.0.1:${this.port}/ws`; }
+  get url() { return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`; }
+  get wsUrl() { return `${this.tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}/ws`; }
+  get ca() { return this.tls ? this.tls.ca : undefined; }
 
   /** All stderr lines so far, joined. */
   log() { return this.lines.join('\n') + (this.partial ? `\n${this.partial}` : ''); }
@@ -217,12 +221,11 @@ class Broker {
           + `signal ${proc.signalCode})\n${this.log()}`);
       }
       try {
-        const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
+        const res = await httpRequest(`${this.url}/healthz`, { ca: this.ca, timeoutMs: 1000 });
         if (res.status === 200) return;
         last = `status ${res.status}`;
       } catch (e) {
-        last = e.cause?.code || e.message;
+        last = e.code || e.message;
       }
       await sleep(50);
     }
@@ -516,6 +519,7 @@ export function openSocket(url, { origin, headers = {}, protocol = 'qrlogin.v1',
  */
 export async function connect(url, opts = {}) {
   const target = typeof url === 'string' ? url : url.wsUrl;
+  if (typeof url !== 'string' && url.ca) opts = { ...opts, wsOptions: { ca: url.ca, ...opts.wsOptions } };
   const pending = [];
   const { ws, res } = await new Promise((resolve, reject) => {
     // Attach the message listener before `open` can fire so that hello is never missed.
@@ -601,6 +605,27 @@ export async function qrLogin(broker, phone, { ua = PC_UA, client = { name: 'bla
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
+
+/**
+ * A plain node:http(s) request (fetch cannot be given a CA). Resolves
+ * {status, headers (lower-case object), body (string)}.
+ */
+export function httpRequest(url, { method = 'GET', headers = {}, body, ca, timeoutMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.request(u, { method, headers, ca, timeout: timeoutMs }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { data += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 export async function get(broker, p, headers = {}) {
   const res = await fetch(`${broker.url}${p}`, { headers, redirect: 'manual' });

@@ -121,7 +121,7 @@ describe('decision table (--refresh-interval 1 --refresh-grace 2)', () => {
     assert.equal(old.code, 'session_revoked', JSON.stringify(old));
     const h = await postToken(broker, { grant_type: 'refresh_token', refresh_token: t1.refresh_token });
     assert.equal(h.status, 400);
-    assert.deepEqual(h.json, { error: 'session_revoked' });
+    assert.equal(h.json?.error, 'session_revoked', h.body);
     watcher.close();
     ws.close();
   });
@@ -252,7 +252,7 @@ describe('POST /api/token', () => {
       assert.match(r.headers.get('content-type') || '', /^application\/json\b/i, what);
       assert.equal(typeof r.json?.error, 'string', `${what}: body ${r.body}`);
       assert.ok(r.json.error.length > 0);
-      if (code) assert.deepEqual(r.json, { error: code }, `${what}: body ${r.body}`);
+      if (code) assert.equal(r.json.error, code, `${what}: body ${r.body}`);
       assert.ok(!('access_token' in r.json), what);
     }
     const empty = await postToken(broker, null, { raw: '' });
@@ -280,7 +280,7 @@ describe('lifetimes', () => {
     assert.equal(r.code, 'token_expired', JSON.stringify(r));
     const h = await postToken(broker, { grant_type: 'refresh_token', refresh_token: auth.refresh_token });
     assert.equal(h.status, 400);
-    assert.deepEqual(h.json, { error: 'token_expired' });
+    assert.equal(h.json?.error, 'token_expired', h.body);
     ws.close();
     await broker.dispose();
   });

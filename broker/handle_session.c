@@ -5,9 +5,15 @@
 #include <string.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "hub.h"
 #include "sessions.h"
 #include "ws_dispatch.h"
+
+struct refresh_ctx {
+    struct req r;
+    int64_t t0_us;
+};
 
 static struct req *req_copy(const struct req *r)
 {
@@ -23,7 +29,8 @@ static struct req *req_copy(const struct req *r)
 
 static void refreshed(void *arg, enum api_err err, const struct issued *is, int64_t retry_after)
 {
-    struct req *r = arg;
+    struct refresh_ctx *x = arg;
+    struct req *r = &x->r;
     if (err == E_RATE_LIMITED) {
         reply_rate_limited(r, retry_after, "refreshed too recently");
     } else if (err) {
@@ -37,9 +44,9 @@ static void refreshed(void *arg, enum api_err err, const struct issued *is, int6
         jw_kv_int(&w, "expires_in", is->expires_in);
         jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
         jw_kv_str(&w, "session_id", is->sid);
-        reply_finish(r, &w);
+        reply_finish_timed(r, &w, MH_REFRESH, x->t0_us);
     }
-    free(r);
+    free(x);
 }
 
 void handle_token_refresh(struct conn *c, const struct req *r, const struct json_doc *d)
@@ -56,9 +63,14 @@ void handle_token_refresh(struct conn *c, const struct req *r, const struct json
         reply_error(r, E_INVALID_TOKEN, NULL);
         return;
     }
-    struct req *x = req_copy(r);
-    if (x)
-        sessions_refresh(token, len, refreshed, x);
+    struct refresh_ctx *x = malloc(sizeof *x);
+    if (!x) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    x->r = *r;
+    x->t0_us = clock_mono_us();
+    sessions_refresh(token, len, refreshed, x);
 }
 
 /* ---- session.list ---- */
@@ -66,7 +78,34 @@ void handle_token_refresh(struct conn *c, const struct req *r, const struct json
 struct list_ctx {
     struct req r;
     char current[SID_MAX];
+    int64_t user_id;
+    struct jw w;
 };
+
+#define HISTORY_MAX 10
+
+/* Beyond the contract's members, `history` carries the user's latest login
+ * decisions from the audit log (confirmed, denied, wrong code), so the phone
+ * can show "signed in from … at …" and notice approvals it did not make. */
+static void history_listed(void *arg, enum store_rc rc, const struct audit_rec *a, int n)
+{
+    struct list_ctx *x = arg;
+    struct jw *w = &x->w;
+    jw_key(w, "history");
+    jw_arr_open(w);
+    for (int i = 0; !rc && i < n; i++) {
+        jw_obj_open(w);
+        jw_kv_int(w, "at", a[i].at);
+        jw_kv_str(w, "outcome", a[i].outcome);
+        jw_kv_str(w, "session_id", a[i].sid);
+        jw_kv_str(w, "ip", a[i].pc_ip);
+        jw_kv_str(w, "user_agent", a[i].pc_user_agent);
+        jw_obj_close(w);
+    }
+    jw_arr_close(w);
+    reply_finish(&x->r, w);
+    free(x);
+}
 
 static void listed(void *arg, enum api_err err, const struct session_rec *s, int n)
 {
@@ -76,24 +115,23 @@ static void listed(void *arg, enum api_err err, const struct session_rec *s, int
         free(x);
         return;
     }
-    struct jw w;
-    reply_start(&w, &x->r, "sessions");
-    jw_key(&w, "sessions");
-    jw_arr_open(&w);
+    struct jw *w = &x->w;
+    reply_start(w, &x->r, "sessions");
+    jw_key(w, "sessions");
+    jw_arr_open(w);
     for (int i = 0; i < n; i++) {
-        jw_obj_open(&w);
-        jw_kv_str(&w, "session_id", s[i].sid);
-        jw_kv_str(&w, "kind", s[i].kind);
-        jw_kv_int(&w, "created_at", s[i].created_at);
-        jw_kv_int(&w, "last_used_at", s[i].last_used_at);
-        jw_kv_str(&w, "ip", s[i].ip);
-        jw_kv_str(&w, "user_agent", s[i].user_agent);
-        jw_kv_bool(&w, "current", !strcmp(s[i].sid, x->current));
-        jw_obj_close(&w);
+        jw_obj_open(w);
+        jw_kv_str(w, "session_id", s[i].sid);
+        jw_kv_str(w, "kind", s[i].kind);
+        jw_kv_int(w, "created_at", s[i].created_at);
+        jw_kv_int(w, "last_used_at", s[i].last_used_at);
+        jw_kv_str(w, "ip", s[i].ip);
+        jw_kv_str(w, "user_agent", s[i].user_agent);
+        jw_kv_bool(w, "current", !strcmp(s[i].sid, x->current));
+        jw_obj_close(w);
     }
-    jw_arr_close(&w);
-    reply_finish(&x->r, &w);
-    free(x);
+    jw_arr_close(w);
+    broker.store->ops->audit_recent(broker.store, x->user_id, HISTORY_MAX, history_listed, x);
 }
 
 void handle_session_list(struct conn *c, const struct req *r, const struct json_doc *d)
@@ -105,6 +143,7 @@ void handle_session_list(struct conn *c, const struct req *r, const struct json_
         return;
     }
     x->r = *r;
+    x->user_id = c->user_id;
     snprintf(x->current, sizeof x->current, "%s", c->sid);
     sessions_list(c->user_id, listed, x);
 }

@@ -267,6 +267,7 @@ struct confirm_ctx {
     struct ticket t; /* taken out of tickets.c; owns pc_user_agent */
     int64_t user_id;
     char phone_sid[SID_MAX];
+    int64_t t0_us; /* when the confirm arrived, for the latency histogram */
 };
 
 static void confirm_free(struct confirm_ctx *x)
@@ -308,7 +309,7 @@ static void confirm_issued(void *arg, enum api_err err, const struct issued *is,
     jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
     jw_kv_str(&w, "session_id", is->sid);
     user_json(&w, is->user_id, is->user_name);
-    push_finish(pc->id, &w);
+    push_finish_timed(pc->id, &w, MH_CONFIRM_TO_LOGIN, x->t0_us);
     hub_attach(pc, is->user_id, is->user_name, is->sid);
     hub_conn_changed(pc);
     reply_ok(&x->r, x->t.id);
@@ -345,6 +346,7 @@ void handle_ticket_confirm(struct conn *c, const struct req *r, const struct jso
         return;
     }
     x->r = *r;
+    x->t0_us = clock_mono_us();
     x->user_id = c->user_id;
     snprintf(x->phone_sid, sizeof x->phone_sid, "%s", c->sid);
     enum ticket_rc rc = tickets_confirm(id, c->user_id, crc ? NULL : code, &x->t);

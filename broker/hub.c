@@ -242,6 +242,7 @@ struct out_msg *hub_msg_alloc(size_t len)
     if (m) {
         m->next = NULL;
         m->len = len;
+        m->hist = -1;
     }
     return m;
 }
@@ -259,6 +260,7 @@ struct out_msg *hub_msg_from_jw(struct jw *w)
     struct out_msg *m = (struct out_msg *)(void *)json;
     m->next = NULL;
     m->len = len;
+    m->hist = -1;
     return m;
 }
 
@@ -303,6 +305,16 @@ int hub_send(uint64_t conn_id, struct out_msg *msg)
 }
 
 int hub_send_jw(uint64_t conn_id, struct jw *w) { return hub_send(conn_id, hub_msg_from_jw(w)); }
+
+int hub_send_jw_timed(uint64_t conn_id, struct jw *w, int hist, int64_t t0_us)
+{
+    struct out_msg *m = hub_msg_from_jw(w);
+    if (m) {
+        m->hist = hist;
+        m->t0_us = t0_us;
+    }
+    return hub_send(conn_id, m);
+}
 
 void hub_shutdown(void)
 {

@@ -28,6 +28,8 @@ struct lws;
 struct out_msg {
     struct out_msg *next;
     size_t len;   /* payload bytes after the LWS_PRE headroom */
+    int hist;     /* enum metric_hist to observe when written, or -1 */
+    int64_t t0_us; /* clock_mono_us() when the request that caused it arrived */
     char buf[];   /* LWS_PRE headroom, then payload */
 };
 
@@ -96,8 +98,10 @@ struct out_msg *hub_msg_alloc(size_t len);
 void hub_jw_init(struct jw *w);
 /* Turns a jw started with hub_jw_init into a message (NULL on OOM). */
 struct out_msg *hub_msg_from_jw(struct jw *w);
-/* Builds from w and sends to conn_id. */
+/* Builds from w and sends to conn_id. hist >= 0: observe the latency from
+ * t0_us into that histogram when the message is written to the socket. */
 int hub_send_jw(uint64_t conn_id, struct jw *w);
+int hub_send_jw_timed(uint64_t conn_id, struct jw *w, int hist, int64_t t0_us);
 
 /* Calls fn for every connection (shutdown). fn must not free c. */
 void hub_each(void (*fn)(struct conn *c, void *arg), void *arg);

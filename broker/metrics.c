@@ -52,6 +52,43 @@ static void single(struct out *o, const char *name, const char *type, const char
     emit(o, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name, type, name, (long long)v);
 }
 
+/* Upper bounds in seconds; Prometheus adds +Inf. */
+static const double bucket_le[METRICS_BUCKETS] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+                                                  0.05,   0.1,   0.25,  0.5,   1.0,  2.5};
+static const char *const hist_names[MH__N] = {"qrlogin_confirm_to_login_seconds",
+                                              "qrlogin_refresh_seconds"};
+static const char *const hist_help[MH__N] = {
+    "Time from ticket.confirm received to the login push written to the PC socket.",
+    "Time from a token.refresh received to the token reply written."};
+
+void metrics_observe(enum metric_hist h, int64_t usec)
+{
+    struct histogram *hg = &metrics.hist[h];
+    double s = (double)usec / 1e6;
+    for (int i = 0; i < METRICS_BUCKETS; i++) {
+        if (s <= bucket_le[i]) {
+            hg->buckets[i]++;
+            break;
+        }
+    }
+    hg->count++;
+    hg->sum_seconds += s;
+}
+
+static void histogram(struct out *o, enum metric_hist h)
+{
+    const struct histogram *hg = &metrics.hist[h];
+    const char *name = hist_names[h];
+    emit(o, "# HELP %s %s\n# TYPE %s histogram\n", name, hist_help[h], name);
+    int64_t cum = 0;
+    for (int i = 0; i < METRICS_BUCKETS; i++) {
+        cum += hg->buckets[i];
+        emit(o, "%s_bucket{le=\"%g\"} %lld\n", name, bucket_le[i], (long long)cum);
+    }
+    emit(o, "%s_bucket{le=\"+Inf\"} %lld\n%s_sum %.6f\n%s_count %lld\n", name,
+         (long long)hg->count, name, hg->sum_seconds, name, (long long)hg->count);
+}
+
 int metrics_render(char *buf, size_t outsz, int workers_pending)
 {
     struct out o = {buf, outsz, 0};
@@ -78,6 +115,8 @@ int metrics_render(char *buf, size_t outsz, int workers_pending)
            "WebSocket handshakes refused (origin, per-IP limit).", metrics.handshakes_refused);
     single(&o, "qrlogin_worker_jobs_pending", "gauge", "CPU jobs queued or running.",
            workers_pending);
+    for (int h = 0; h < MH__N; h++)
+        histogram(&o, (enum metric_hist)h);
     return o.overflow ? -1 : (int)(o.p - buf);
 }
 

@@ -19,6 +19,17 @@ enum metric_refresh {
 
 enum metric_revoke { MRV_LOGOUT, MRV_REVOKED, MRV_LOGOUT_ALL, MRV_REFRESH_REUSED, MRV__N };
 
+/* Latency histograms: confirm received → `login` written to the PC's socket,
+ * and refresh received → `token` written. */
+enum metric_hist { MH_CONFIRM_TO_LOGIN, MH_REFRESH, MH__N };
+#define METRICS_BUCKETS 12
+
+struct histogram {
+    int64_t buckets[METRICS_BUCKETS]; /* cumulative counts are computed on render */
+    int64_t count;
+    double sum_seconds;
+};
+
 struct metrics {
     int64_t conns[CONN_KIND__N];   /* gauge: open WebSocket connections by kind */
     int64_t tickets[MT__N];        /* counter: ticket events by outcome */
@@ -29,7 +40,10 @@ struct metrics {
     int64_t rate_limited;
     int64_t bad_requests;
     int64_t handshakes_refused;
+    struct histogram hist[MH__N];
 };
+
+void metrics_observe(enum metric_hist h, int64_t usec);
 
 extern struct metrics metrics;
 

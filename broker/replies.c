@@ -23,6 +23,18 @@ void reply_finish(const struct req *r, struct jw *w)
     hub_send_jw(r->conn, w);
 }
 
+void reply_finish_timed(const struct req *r, struct jw *w, int hist, int64_t t0_us)
+{
+    jw_obj_close(w);
+    hub_send_jw_timed(r->conn, w, hist, t0_us);
+}
+
+void push_finish_timed(uint64_t conn, struct jw *w, int hist, int64_t t0_us)
+{
+    jw_obj_close(w);
+    hub_send_jw_timed(conn, w, hist, t0_us);
+}
+
 void reply_error(const struct req *r, enum api_err e, const char *message)
 {
     struct jw w;

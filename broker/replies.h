@@ -28,6 +28,11 @@ void reply_rate_limited(const struct req *r, int64_t retry_after, const char *me
 /* {"type":"ok"[,"id"][,"ticket":ticket]} */
 void reply_ok(const struct req *r, const char *ticket);
 
+/* reply_finish / push_finish that record the request's latency in a
+ * histogram when the frame is written (metrics.h). */
+void reply_finish_timed(const struct req *r, struct jw *w, int hist, int64_t t0_us);
+void push_finish_timed(uint64_t conn, struct jw *w, int hist, int64_t t0_us);
+
 /* A push (no id) to one connection. */
 void push_start(struct jw *w, const char *type);
 void push_finish(uint64_t conn, struct jw *w);

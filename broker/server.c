@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -205,8 +206,21 @@ static void lws_log_bridge(int level, const char *line)
               "lws: %.*s", (int)n, line);
 }
 
+/* lws sizes its fd table from RLIMIT_NOFILE at context creation; a broker
+ * holding tens of thousands of waiting PCs needs the hard limit, not the
+ * usual soft 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int server_run(void)
 {
+    raise_fd_limit();
     int lws_levels = LLL_ERR | LLL_WARN;
     if (log_get_level() >= QLOG_DEBUG)
         lws_levels |= LLL_NOTICE;

@@ -235,6 +235,8 @@ static int on_writeable(struct lws *wsi, struct conn *c)
     c->q_bytes -= m->len;
     int n = lws_write(wsi, (unsigned char *)m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
     size_t want = m->len;
+    if (m->hist >= 0 && n >= (int)want)
+        metrics_observe((enum metric_hist)m->hist, clock_mono_us() - m->t0_us);
     free(m);
     if (n < (int)want)
         return -1;

@@ -332,6 +332,8 @@ struct refresh_ctx {
 struct rotate_ctx {
     struct sign_job job;
     struct inflight *f;
+    struct user_rec user;  /* the claims' subject */
+    int64_t exp, now;      /* the new refresh exp; the rotation time (s) */
 };
 
 static void refresh_fail(struct refresh_ctx *x, enum api_err e, enum metric_refresh m,
@@ -348,43 +350,51 @@ static void rotate_stored_cb(void *arg, enum store_rc rc, const struct session_r
 {
     struct rotate_ctx *x = arg;
     struct inflight *f = x->f;
+    struct session_rec *r = NULL;
     if (rc) {
         inflight_finish(f, E_INTERNAL, NULL);
-        return;
-    }
-    if (s->revoked || strcmp(s->cur_jti, f->new_jti)) {
+    } else if (s->revoked || strcmp(s->cur_jti, f->new_jti)) {
         inflight_finish(f, E_SESSION_REVOKED, NULL);
-        return;
-    }
-    struct session_rec *r = malloc(sizeof *r);
-    if (!r) {
+    } else if (!(r = malloc(sizeof *r))) {
         inflight_finish(f, E_INTERNAL, NULL);
-        return;
+    } else {
+        *r = *s;
+        copy_str(r->last_access, sizeof r->last_access, x->job.out.access);
+        copy_str(r->last_refresh, sizeof r->last_refresh, x->job.out.refresh);
+        r->last_access_exp = x->job.access.exp;
+        broker.store->ops->session_put(broker.store, r, store_ignore_done, NULL);
+        grace_add(r->sid, r->rotated_at + broker.cfg.refresh_grace * 1000);
+        server_timers_kick();
+        free(r);
+        inflight_finish(f, E_NONE, &x->job.out);
     }
-    *r = *s;
-    copy_str(r->last_access, sizeof r->last_access, x->job.out.access);
-    copy_str(r->last_refresh, sizeof r->last_refresh, x->job.out.refresh);
-    r->last_access_exp = x->job.access.exp;
-    broker.store->ops->session_put(broker.store, r, store_ignore_done, NULL);
-    grace_add(r->sid, r->rotated_at + broker.cfg.refresh_grace * 1000);
-    server_timers_kick();
-    free(r);
-    inflight_finish(f, E_NONE, &x->job.out);
+    free(x);
 }
 
 static void rotate_signed(struct sign_job *j)
 {
     struct rotate_ctx *x = (struct rotate_ctx *)j;
-    if (j->rc)
+    if (j->rc) {
         inflight_finish(x->f, E_INTERNAL, NULL);
-    else
-        broker.store->ops->session_get(broker.store, x->f->sid, rotate_stored_cb, x);
-    free(x);
+        free(x);
+        return;
+    }
+    /* Re-read: a revocation may have landed while we signed. */
+    broker.store->ops->session_get(broker.store, x->f->sid, rotate_stored_cb, x);
 }
 
+/* The new current jti is stored: now sign the pair. */
 static void rotate_written(void *arg, enum store_rc rc)
 {
-    *(enum store_rc *)arg = rc;
+    struct rotate_ctx *x = arg;
+    if (rc || sign_prepare(&x->job, &x->user, x->f->sid, x->user.token_version, x->f->new_jti,
+                           x->exp, x->now)) {
+        inflight_finish(x->f, E_INTERNAL, NULL);
+        free(x);
+        return;
+    }
+    x->job.then = rotate_signed;
+    workers_submit(&x->job.work);
 }
 
 /* Row 2, rotate: the new current jti is written before signing, so any later
@@ -400,11 +410,25 @@ static void refresh_rotate(struct refresh_ctx *x, const struct user_rec *u)
     }
     struct inflight *f = calloc(1, sizeof *f);
     struct rotate_ctx *rx = calloc(1, sizeof *rx);
-    if (!f || !rx)
-        goto fail;
+    if (!f || !rx || rng_token(JTI_BYTES, f->new_jti, sizeof f->new_jti) < 0) {
+        free(f);
+        free(rx);
+        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        return;
+    }
     copy_str(f->sid, sizeof f->sid, r->sid);
-    if (rng_token(JTI_BYTES, f->new_jti, sizeof f->new_jti) < 0)
-        goto fail;
+    if (hmap_insert(&inflights, &f->node, hmap_hash_bytes(f->sid, strlen(f->sid))) ||
+        inflight_wait(f, x->cb, x->arg, false)) {
+        hmap_remove(&inflights, &f->node);
+        free(f);
+        free(rx);
+        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        return;
+    }
+    rx->f = f;
+    rx->user = *u;
+    rx->exp = exp;
+    rx->now = now;
 
     copy_str(r->prev_jti, sizeof r->prev_jti, r->cur_jti);
     copy_str(r->cur_jti, sizeof r->cur_jti, f->new_jti);
@@ -413,26 +437,9 @@ static void refresh_rotate(struct refresh_ctx *x, const struct user_rec *u)
     r->refresh_exp = exp;
     r->last_access[0] = r->last_refresh[0] = '\0';
     r->last_access_exp = 0;
-    enum store_rc wrc = STORE_ERROR;
-    broker.store->ops->session_put(broker.store, r, rotate_written, &wrc);
-    if (wrc != STORE_OK)
-        goto fail;
-
-    rx->f = f;
-    rx->job.then = rotate_signed;
-    if (sign_prepare(&rx->job, u, r->sid, u->token_version, f->new_jti, exp, now) ||
-        hmap_insert(&inflights, &f->node, hmap_hash_bytes(f->sid, strlen(f->sid))) ||
-        inflight_wait(f, x->cb, x->arg, false)) {
-        hmap_remove(&inflights, &f->node);
-        goto fail;
-    }
+    /* The store copies the record before returning; x (and r) can go. */
+    broker.store->ops->session_put(broker.store, r, rotate_written, rx);
     free(x);
-    workers_submit(&rx->job.work);
-    return;
-fail:
-    free(f);
-    free(rx);
-    refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
 }
 
 /* Rows 2–4 once the token, session and user are known to be good. */
@@ -661,10 +668,22 @@ void sessions_list(int64_t user_id, sessions_list_cb cb, void *arg)
 
 struct revoke_ctx {
     int64_t user_id;
+    char sid[SID_MAX];
     char reason[24];
     sessions_done_cb cb;
     void *arg;
 };
+
+static void revoke_written(void *arg, enum store_rc rc)
+{
+    struct revoke_ctx *x = arg;
+    /* Answer first, then push: the caller sees its ok before the
+     * session.revoked that its own socket may also get. */
+    x->cb(x->arg, rc ? E_INTERNAL : E_NONE);
+    if (!rc)
+        announce_revoked(x->sid, x->reason);
+    free(x);
+}
 
 static void revoke_cb(void *arg, enum store_rc rc, const struct session_rec *s)
 {
@@ -678,18 +697,16 @@ static void revoke_cb(void *arg, enum store_rc rc, const struct session_rec *s)
         x->cb(x->arg, E_NONE); /* already ended: revoking is idempotent */
     } else {
         struct session_rec *r = malloc(sizeof *r);
-        enum store_rc wrc = STORE_ERROR;
-        if (r) {
+        if (!r) {
+            x->cb(x->arg, E_INTERNAL);
+        } else {
             *r = *s;
             mark_revoked(r, x->reason);
-            broker.store->ops->session_put(broker.store, r, rotate_written, &wrc);
+            copy_str(x->sid, sizeof x->sid, r->sid);
+            broker.store->ops->session_put(broker.store, r, revoke_written, x);
+            free(r);
+            return; /* revoke_written frees x */
         }
-        /* Answer first, then push: the caller sees its ok before the
-         * session.revoked that its own socket may also get. */
-        x->cb(x->arg, wrc == STORE_OK ? E_NONE : E_INTERNAL);
-        if (wrc == STORE_OK)
-            announce_revoked(r->sid, x->reason);
-        free(r);
     }
     free(x);
 }

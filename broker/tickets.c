@@ -42,6 +42,14 @@ static struct ticket *find_by_id(const char *id)
     return NULL;
 }
 
+/* A ticket the phone may still act on: its deadline not yet reached, even if
+ * the expiry timer has not run in this loop pass yet. */
+static struct ticket *find_live(const char *id)
+{
+    struct ticket *t = find_by_id(id);
+    return t && t->expires_at > clock_now_ms() ? t : NULL;
+}
+
 static struct ticket *find_by_pc(uint64_t pc_conn)
 {
     uint64_t h = hmap_hash_u64(pc_conn);
@@ -124,8 +132,15 @@ static int make_codes(struct ticket *t)
         if (!dup)
             vals[k++] = v;
     }
-    while (k < 3) /* vanishingly rare: fill deterministically */
-        vals[k] = (vals[k - 1] + 37) % 100, k++;
+    /* Vanishingly rare (eight draws gave fewer than three distinct values):
+     * step through the others until they are distinct. */
+    for (int v = (vals[0] + 37) % 100; k < 3; v = (v + 37) % 100) {
+        bool dup = false;
+        for (int j = 0; j < k; j++)
+            dup |= vals[j] == v;
+        if (!dup)
+            vals[k++] = v;
+    }
     int pos = r[7] % 3;
     snprintf(t->code, sizeof t->code, "%02d", vals[0]);
     int other = 1;
@@ -197,7 +212,7 @@ enum ticket_rc tickets_scan(const char *id, int64_t user_id, const char *user_na
                             uint64_t phone_conn, const char *phone_sid,
                             const struct ticket **out)
 {
-    struct ticket *t = find_by_id(id);
+    struct ticket *t = find_live(id);
     if (!t)
         return TICKET_NOT_FOUND;
     if (t->state == TICKET_SCANNED) {
@@ -238,7 +253,7 @@ static enum ticket_rc check_bound(struct ticket *t, int64_t user_id)
 enum ticket_rc tickets_confirm(const char *id, int64_t user_id, const char *code,
                                struct ticket *taken)
 {
-    struct ticket *t = find_by_id(id);
+    struct ticket *t = find_live(id);
     if (!t)
         return TICKET_NOT_FOUND;
     enum ticket_rc rc = check_bound(t, user_id);
@@ -265,7 +280,7 @@ void tickets_release(struct ticket *taken)
 
 enum ticket_rc tickets_deny(const char *id, int64_t user_id)
 {
-    struct ticket *t = find_by_id(id);
+    struct ticket *t = find_live(id);
     if (!t)
         return TICKET_NOT_FOUND;
     enum ticket_rc rc = check_bound(t, user_id);

@@ -503,6 +503,10 @@ static void test_confirm_wrong_user_or_unscanned(void **state)
     /* before any scan: no bound user, refused (QRLJacking) */
     assert_int_equal(tickets_confirm(id, 10, NULL, &taken), TICKET_CONFLICT);
     assert_int_equal(tickets_deny(id, 10), TICKET_CONFLICT);
+    /* whatever id is asked for: an unscanned ticket has no bound user (its
+     * zeroed user_id must not match anything) */
+    assert_int_equal(tickets_confirm(id, 0, NULL, &taken), TICKET_CONFLICT);
+    assert_int_equal(tickets_deny(id, 0), TICKET_CONFLICT);
     assert_int_equal(tickets_count(), 1);
     assert_int_equal(scan(id, 10, 100), TICKET_OK);
     /* another user */
@@ -606,7 +610,11 @@ static void burn_with(const char *bad, bool use_wrong)
     assert_int_equal(tickets_scan(id, 10, "alice", 100, "s", &t), TICKET_OK);
     char wrong[3];
     /* a valid-looking two-digit code that is not the right one */
-    snprintf(wrong, sizeof wrong, "%02d", (atoi(t->code) + 1) % 100);
+    int w = (atoi(t->code) + 1) % 100;
+    wrong[0] = (char)('0' + w / 10);
+    wrong[1] = (char)('0' + w % 10);
+    wrong[2] = '\0';
+    assert_string_not_equal(wrong, t->code);
     struct ticket taken;
     nev = 0;
     assert_int_equal(tickets_confirm(id, 10, use_wrong ? wrong : bad, &taken),

@@ -15,7 +15,7 @@ DEB_PKGS := build-essential cmake pkg-config \
 	libhiredis-dev libcmocka-dev libzbar-dev zbar-tools \
 	nodejs npm valgrind clang libclang-rt-14-dev chromium redis-server nginx openssl
 
-.PHONY: run test deps npm-deps build build-asan test-unit test-asan test-valgrind fuzz clean
+.PHONY: run run-tls test deps npm-deps build build-asan test-unit test-asan test-valgrind fuzz clean
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -47,6 +47,12 @@ run: build
 	echo; echo "  PC login page:  http://$$ip:$(PORT)/"; \
 	echo "  phone page:     http://$$ip:$(PORT)/m/   (user demo, password demo)"; echo; \
 	exec ./$(BUILD)/qrlogin-broker serve --listen 0.0.0.0:$(PORT) --demo
+
+# The same over HTTPS/WSS with a local CA (certs/README.md: trust
+# certs/dev/ca.crt on the phone first).
+TLS_PORT ?= 8443
+run-tls: build
+	BROKER=./$(BUILD)/qrlogin-broker PORT=$(TLS_PORT) ./certs/run-tls.sh
 
 test: build npm-deps
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

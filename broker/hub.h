@@ -64,7 +64,8 @@ struct conn {
     /* per-socket message rate (token bucket) */
     double bucket;
     int64_t bucket_at;         /* ms */
-    int64_t limited_since;     /* ms; 0 = not over the limit */
+    int64_t limited_since;     /* ms; start of the current run of refusals */
+    int64_t last_refused;      /* ms; the latest refused message */
 
     /* a close requested from outside this conn's own callback */
     int close_code;            /* 0 = none */

@@ -160,11 +160,14 @@ static int rate_check(struct conn *c)
     c->bucket_at = now;
     if (c->bucket >= 1.0) {
         c->bucket -= 1.0;
-        c->limited_since = 0;
         return 0;
     }
-    if (!c->limited_since)
+    /* A flood keeps getting a message through every 1/rate s as the bucket
+     * refills, so "over the limit in a row" means refusals with no quiet
+     * second between them, not an unbroken run of refusals. */
+    if (!c->limited_since || now - c->last_refused >= 1000)
         c->limited_since = now;
+    c->last_refused = now;
     if (now - c->limited_since >= 3000)
         return -1;
     return 1;
@@ -177,16 +180,15 @@ static int on_message(struct lws *wsi, struct conn *c, const char *msg, size_t l
         log_info("conn %llu from %s: flooding, closing", (unsigned long long)c->id, c->ip);
         return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate limit");
     }
-    struct req r = {.conn = c->id};
-    if (rl > 0) {
-        reply_rate_limited(&r, 1, "slow down");
-        return 0;
-    }
     if (binary) {
-        reply_error(&r, E_BAD_REQUEST, "binary frames are not accepted; send JSON text");
+        struct req r = {.conn = c->id};
+        if (rl > 0)
+            reply_rate_limited(&r, 1, "slow down");
+        else
+            reply_error(&r, E_BAD_REQUEST, "binary frames are not accepted; send JSON text");
         return 0;
     }
-    ws_dispatch(c, msg, len);
+    ws_dispatch(c, msg, len, rl > 0);
     return 0;
 }
 

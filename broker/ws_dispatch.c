@@ -66,10 +66,16 @@ static int take_id(const struct json_doc *d, struct req *r)
     return 0;
 }
 
-void ws_dispatch(struct conn *c, const char *msg, size_t len)
+void ws_dispatch(struct conn *c, const char *msg, size_t len, bool rate_limited)
 {
     struct req r = {.conn = c->id};
     struct json_doc d;
+    if (rate_limited) {
+        if (!json_parse(&d, msg, len) && take_id(&d, &r))
+            r.id_raw[0] = '\0';
+        reply_rate_limited(&r, 1, "slow down");
+        return;
+    }
     if (json_parse(&d, msg, len)) {
         reply_error(&r, E_BAD_REQUEST, "expected one JSON object in UTF-8");
         return;

@@ -10,7 +10,9 @@
 #include "json.h"
 #include "replies.h"
 
-void ws_dispatch(struct conn *c, const char *msg, size_t len);
+/* rate_limited: the socket is over its message rate; the message is parsed
+ * only so the rate_limited answer can carry its id. */
+void ws_dispatch(struct conn *c, const char *msg, size_t len, bool rate_limited);
 
 /* Handlers: one per message type. Each replies (now or after async steps)
  * through replies.h with r. */

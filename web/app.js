@@ -3,6 +3,7 @@
 // the access token's remaining life, logs out, and runs the refresh demo.
 
 import { QrSocket, pcTokens, signOutOnRevoke, formatDuration, isFatal, sleep, retryDelayMs } from './qrlogin.js';
+import { setText, clearText } from './i18n.js';
 
 const qrlogin = window.qrlogin;
 const $ = (id) => document.getElementById(id);
@@ -42,7 +43,7 @@ function tick() {
   const t = pcTokens.current();
   if (t) {
     const s = Math.max(0, Math.round(pcTokens.msLeft(t) / 1000));
-    els.ttl.textContent = s > 0 ? formatDuration(s) : 'expired';
+    if (s > 0) { clearText(els.ttl); els.ttl.textContent = formatDuration(s); } else setText(els.ttl, 'app.expired');
     els.ttl.dataset.seconds = String(s);
   }
   els.count.textContent = String(qrlogin.refreshCount);
@@ -63,7 +64,7 @@ function start(t) {
   signOutOnRevoke(socket, pcTokens);
 
   socket.onStatus((s) => {
-    els.conn.textContent = s === 'open' ? 'Live' : s === 'connecting' ? 'Connecting…' : 'Offline — reconnecting…';
+    setText(els.conn, s === 'open' ? 'conn.live' : s === 'connecting' ? 'conn.connecting' : 'conn.offline');
     els.conn.dataset.state = s;
   });
 
@@ -131,8 +132,10 @@ async function logout(socket) {
 
 async function burst() {
   els.burst.disabled = true;
-  els.burstResult.textContent = 'Running…';
-  els.burstDetail.textContent = '';
+  setText(els.burstResult, 'app.running');
+  delete els.burstResult.dataset.calls;
+  delete els.burstResult.dataset.refreshes;
+  clearText(els.burstDetail);
   const before = qrlogin.refreshCount;
   // Make the demo meaningful: every call now starts with a stale token and
   // gets 401, so the client has to refresh — once, shared by all five.
@@ -142,10 +145,12 @@ async function burst() {
   );
   const spent = qrlogin.refreshCount - before;
   const ok = results.filter((r) => r.status === 'fulfilled' && r.value.ok).length;
-  els.burstResult.textContent = `5 calls, ${spent} ${spent === 1 ? 'refresh' : 'refreshes'}`;
-  els.burstDetail.textContent = ok === 5
-    ? 'All 5 calls succeeded.'
-    : `${ok} of 5 calls succeeded.`;
+  setText(els.burstResult, 'app.burstResult', { calls: 5, n: spent });
+  els.burstResult.dataset.calls = '5';
+  els.burstResult.dataset.refreshes = String(spent);
+  els.burstResult.dataset.ok = String(ok);
+  if (ok === 5) setText(els.burstDetail, 'app.burstAllOk');
+  else setText(els.burstDetail, 'app.burstSome', { ok });
   const first = results.find((r) => r.status === 'fulfilled' && r.value.ok);
   if (first) {
     try {

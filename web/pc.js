@@ -3,11 +3,15 @@
 // stores the pair and moves to /app.html.
 
 import { QrSocket, pcTokens, parseUserAgent, sleep, retryDelayMs } from './qrlogin.js';
+import { setText, setLabel, clearText } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const els = {
+  main: $('pc'),
   status: $('status'),
+  detail: $('status-detail'),
   qr: $('qr'),
+  overlay: $('qr-overlay'),
   codeBox: $('code-box'),
   code: $('code'),
   newCode: $('new-code'),
@@ -15,27 +19,55 @@ const els = {
   already: $('signed-in-note'),
 };
 
-// waiting | scanned | denied | expired | failed | done
+// connecting | getting | waiting | scanned | signed-in | denied | expired | failed | lost
 let state = 'connecting';
 let ticket = null;
 let asking = false;
+let linkOk = false; // the ticket's url is a usable http(s) link
 
+// Sent to the broker as the ticket's client name (shown on the phone as-is).
 const clientName = parseUserAgent(navigator.userAgent).label;
 const socket = new QrSocket();
 window.qrlogin.socket = socket;
 
-function setStatus(text) {
-  els.status.textContent = text;
-}
+const VIEW = {
+  //           status key                detail key              QR usable  overlay key           new-code button
+  connecting: ['pc.status.connecting',  null,                   false,     null,                 false],
+  getting:    ['pc.status.getting',     null,                   false,     null,                 false],
+  waiting:    ['pc.status.waiting',     'pc.detail.waiting',    true,      null,                 false],
+  scanned:    ['pc.status.scanned',     'pc.detail.scanned',    false,     'pc.overlay.scanned', false],
+  'signed-in': ['pc.status.signedIn',   'pc.detail.signedIn',   false,     'pc.overlay.signedIn', false],
+  denied:     ['pc.status.denied',      'pc.detail.denied',     false,     null,                 true],
+  expired:    ['pc.status.expired',     'pc.detail.expired',    false,     null,                 true],
+  failed:     ['pc.status.failed',      null,                   false,     null,                 true],
+  lost:       ['pc.status.lost',        'pc.detail.lost',       false,     null,                 false],
+};
 
-/** Dim the QR when it can no longer be used, so nobody scans a dead code. */
-function setQrUsable(usable) {
+/** One place that turns the state into what the page shows. */
+function setState(next, vars = {}) {
+  const wasButton = !els.newCode.hidden;
+  state = next;
+  const [statusKey, detailKey, usable, overlayKey, button] = VIEW[next];
+  els.main.dataset.state = next;
+  let key = statusKey;
+  if (next === 'scanned' && !vars.name) key = 'pc.status.scannedAnon';
+  setText(els.status, key, vars);
+  if (detailKey) setText(els.detail, detailKey);
+  else clearText(els.detail);
+  // A code that can no longer be used is faded so nobody scans a dead code.
   els.qr.classList.toggle('qr-dead', !usable);
-}
-
-function showNewCodeButton(show) {
-  els.newCode.hidden = !show;
-  if (show) els.newCode.focus({ preventScroll: true });
+  if (overlayKey) {
+    setText(els.overlay, overlayKey);
+    els.overlay.hidden = false;
+  } else {
+    clearText(els.overlay);
+    els.overlay.hidden = true;
+  }
+  els.newCode.hidden = !button;
+  // The "open on this computer" link only while its code can be used.
+  els.link.hidden = !(usable && linkOk);
+  // Keyboard users land on the one thing they can do next.
+  if (button && !wasButton) els.newCode.focus({ preventScroll: true });
 }
 
 /**
@@ -56,25 +88,31 @@ function renderSvg(svgText) {
       if (/^on/i.test(a.name) || a.name === 'style' || /^\s*javascript:/i.test(a.value)) el.removeAttribute(a.name);
     }
   }
-  // Size comes from CSS; a viewBox keeps it scalable and crisp.
+  // Size comes from CSS; a viewBox keeps it scalable and crisp at any zoom.
   if (!root.hasAttribute('viewBox') && root.hasAttribute('width') && root.hasAttribute('height')) {
     root.setAttribute('viewBox', `0 0 ${parseFloat(root.getAttribute('width'))} ${parseFloat(root.getAttribute('height'))}`);
   }
   root.removeAttribute('width');
   root.removeAttribute('height');
+  root.setAttribute('shape-rendering', 'crispEdges');
   root.setAttribute('role', 'img');
-  root.setAttribute('aria-label', 'QR code: scan it with your phone to sign in');
   root.setAttribute('focusable', 'false');
-  return document.importNode(root, true);
+  const node = document.importNode(root, true);
+  setLabel(node, 'pc.qrAlt');
+  return node;
 }
 
 function showTicket(msg) {
   ticket = msg.ticket;
-  state = 'waiting';
   const svg = renderSvg(msg.qr_svg);
-  if (svg) els.qr.replaceChildren(svg);
-  else els.qr.replaceChildren(document.createTextNode('The code could not be drawn.'));
-  setQrUsable(true);
+  if (svg) {
+    els.qr.replaceChildren(svg);
+  } else {
+    const p = document.createElement('span');
+    setText(p, 'pc.qrBroken');
+    els.qr.replaceChildren(p);
+  }
+  els.qr.dataset.rotated = msg.rotated ? 'true' : 'false';
 
   if (typeof msg.code === 'string' && msg.code) {
     els.code.textContent = msg.code;
@@ -83,23 +121,18 @@ function showTicket(msg) {
     els.code.textContent = '';
     els.codeBox.hidden = true;
   }
-  if (typeof msg.url === 'string' && /^https?:\/\//i.test(msg.url)) {
-    els.link.href = msg.url;
-    els.link.hidden = false;
-  } else {
-    els.link.hidden = true;
-  }
-  showNewCodeButton(false);
-  // A silent rotation keeps the status as it is (the user has nothing to do).
-  if (!msg.rotated) setStatus('Waiting for your phone… Scan the code to sign in.');
+  linkOk = typeof msg.url === 'string' && /^https?:\/\//i.test(msg.url);
+  if (linkOk) els.link.href = msg.url;
+  // A silent rotation keeps the status line as it is (the user has nothing
+  // to do); setState re-renders the same text, which aria-live ignores.
+  setState('waiting');
 }
 
 /** ticket.new, retried while the broker says rate_limited. */
 async function askTicket() {
   if (asking) return;
   asking = true;
-  showNewCodeButton(false);
-  setStatus('Getting a sign-in code…');
+  setState('getting');
   try {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -112,10 +145,8 @@ async function askTicket() {
           continue;
         }
         if (err.code === 'disconnected') return; // onReady asks again
-        state = 'failed';
-        setQrUsable(false);
-        setStatus('Could not get a sign-in code. Please try again.');
-        showNewCodeButton(true);
+        ticket = null;
+        setState('failed');
         return;
       }
     }
@@ -131,49 +162,39 @@ function isOurs(msg) {
 socket.on('ticket', (msg) => {
   // Pushes (replies to ticket.new go to askTicket): a rotation replaces the
   // pending ticket, and the old one is dead at once.
-  if (state === 'waiting' || state === 'connecting') showTicket(msg);
+  if (state === 'waiting') showTicket(msg);
 });
 
 socket.on('ticket.scanned', (msg) => {
-  if (!isOurs(msg)) return;
-  state = 'scanned';
-  const name = msg.user && msg.user.name ? msg.user.name : 'your phone';
-  setStatus(`Scanned by ${name} — confirm on your phone`);
+  if (!isOurs(msg) || !ticket) return;
+  setState('scanned', { name: msg.user && msg.user.name ? String(msg.user.name) : '' });
 });
 
 socket.on('ticket.denied', (msg) => {
-  if (!isOurs(msg)) return;
-  state = 'denied';
+  if (!isOurs(msg) || !ticket) return;
   ticket = null;
-  setQrUsable(false);
-  setStatus('Denied on the phone');
-  showNewCodeButton(true);
+  setState('denied');
 });
 
 socket.on('ticket.expired', (msg) => {
-  if (!isOurs(msg)) return;
-  state = 'expired';
+  if (!isOurs(msg) || !ticket) return;
   ticket = null;
-  setQrUsable(false);
-  setStatus('Code expired');
-  showNewCodeButton(true);
+  setState('expired');
 });
 
 socket.on('login', (msg) => {
   if (!isOurs(msg) || typeof msg.access_token !== 'string') return;
-  state = 'done';
+  ticket = null;
   pcTokens.save(msg);
-  setStatus('Signed in');
-  setQrUsable(false);
+  setState('signed-in');
   location.assign('/app.html');
 });
 
 socket.onStatus((s) => {
-  if (s === 'closed' && (state === 'waiting' || state === 'scanned')) {
+  if (s === 'closed' && (state === 'waiting' || state === 'scanned' || state === 'getting')) {
     // The broker cancels a ticket whose socket closed; this code is dead.
-    setQrUsable(false);
-    setStatus('Connection lost — reconnecting…');
-    state = 'connecting';
+    ticket = null;
+    setState('lost');
   }
 });
 
@@ -181,11 +202,10 @@ socket.onReady(() => {
   // First connect and every reconnect: a ticket does not survive its socket.
   // After denied/expired the user asks for a new code with the button, so a
   // reconnect then does not start a fresh round of rotations on its own.
-  if (state === 'connecting' || state === 'waiting' || state === 'scanned' || state === 'failed') askTicket();
+  if (state === 'connecting' || state === 'lost' || state === 'failed') askTicket();
 });
 
 els.newCode.addEventListener('click', () => {
-  state = 'connecting';
   askTicket();
 });
 

@@ -1,10 +1,15 @@
 // phone.js — the phone page: password sign-in (kept in its own storage key),
 // then either the decision on a scanned ticket (#t=<ticket>) or the account
-// view (signed-in devices, revoke, log out everywhere).
+// view (signed-in devices, recent approvals, revoke, log out everywhere).
+// Every visible string comes from i18n.js (setText keeps the key, so a
+// language switch re-renders it).
 
 import {
   QrSocket, phoneTokens, parseUserAgent, formatDuration, isFatal, sleep, retryDelayMs,
 } from './qrlogin.js';
+import {
+  t, setText, setVarText, setLabel, clearText, deviceVar, toMs, onLangChange,
+} from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -42,6 +47,7 @@ const els = {
   user: $('user'),
   sessions: $('sessions'),
   sessionsStatus: $('sessions-status'),
+  history: $('history'),
   reloadSessions: $('reload-sessions'),
   logoutAll: $('logout-all'),
   signout: $('signout'),
@@ -54,7 +60,7 @@ window.qrlogin.socket = socket;
 // and is authenticated through it, so no second channel is needed.
 phoneTokens.transport = (refreshToken) => socket.request('token.refresh', { refresh_token: refreshToken });
 phoneTokens.watchSignOut = true;
-phoneTokens.onSignedOut = (reason) => showSignin(reasonText(reason));
+phoneTokens.onSignedOut = (reason) => showSignin(reasonKey(reason));
 
 let view = 'loading';
 let authed = false;       // this socket passed auth.* since its last hello
@@ -66,6 +72,7 @@ let chosen = null;
 let countdown = 0;
 let deadline = 0;         // performance.now() ms when the ticket dies
 let signingOut = false;
+let lastList = null;      // the last `sessions` reply, re-rendered on a language switch
 
 // ---------------------------------------------------------------------------
 // small helpers
@@ -74,51 +81,28 @@ function show(name) {
   if (view === name) return;
   view = name;
   for (const [key, el] of Object.entries(els.views)) el.hidden = key !== name;
+  document.body.dataset.view = name;
   // Move focus to the new view's heading so screen readers announce it.
   const h = els.views[name].querySelector('h1');
   if (h) h.focus({ preventScroll: true });
 }
 
-function notice(text) {
-  els.notice.textContent = text || '';
-  els.notice.hidden = !text;
+function notice(key, vars) {
+  if (key) setText(els.notice, key, vars);
+  else clearText(els.notice);
+  els.notice.hidden = !key;
 }
 
-function reasonText(reason) {
+function reasonKey(reason) {
   switch (reason) {
-    case 'logout_all': return 'You were signed out on all devices. Sign in again to continue.';
-    case 'refresh_reused': return 'For your safety this phone was signed out. Please sign in again.';
-    case 'revoked': case 'session_revoked': return 'This phone’s sign-in was revoked. Please sign in again.';
-    case 'logout': case 'signout': return 'You are signed out.';
-    case 'elsewhere': return 'You signed out in another tab.';
-    case 'token_expired': return 'Your sign-in has expired. Please sign in again.';
-    default: return 'Please sign in again.';
+    case 'logout_all': return 'reason.logout_all';
+    case 'refresh_reused': return 'reason.refresh_reused';
+    case 'revoked': case 'session_revoked': return 'reason.revoked';
+    case 'logout': case 'signout': return 'reason.signout';
+    case 'elsewhere': return 'reason.elsewhere';
+    case 'token_expired': return 'reason.token_expired';
+    default: return 'reason.other';
   }
-}
-
-/** Server timestamps are ms since the epoch; accept seconds too. */
-function toMs(v) {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) return null;
-  return n < 1e12 ? n * 1000 : n;
-}
-
-function formatTime(v, withSeconds = false) {
-  const ms = toMs(v);
-  if (ms === null) return 'unknown';
-  return new Date(ms).toLocaleString([], withSeconds
-    ? { hour: '2-digit', minute: '2-digit', second: '2-digit' }
-    : { dateStyle: 'medium', timeStyle: 'short' });
-}
-
-function ago(v) {
-  const ms = toMs(v);
-  if (ms === null) return 'unknown';
-  const s = Math.round((socket.serverNow() - ms) / 1000);
-  if (s < 60) return 'just now';
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return formatTime(ms);
 }
 
 function el(tag, props = {}, ...children) {
@@ -133,17 +117,24 @@ function el(tag, props = {}, ...children) {
   return e;
 }
 
+/** An element whose text is the translated key (kept on the element). */
+function tx(tag, props, key, vars) {
+  const e = el(tag, props);
+  setText(e, key, vars);
+  return e;
+}
+
 // ---------------------------------------------------------------------------
 // the ticket from the URL
 
 function takeTicketFromHash() {
   const raw = location.hash.replace(/^#/, '');
   if (!raw) return false;
-  const t = new URLSearchParams(raw).get('t');
+  const tk = new URLSearchParams(raw).get('t');
   // Drop it from the visible URL (and from history) at once.
   history.replaceState(history.state, '', location.pathname + location.search);
-  if (!t || t.length > 512) return false;
-  ticket = t;
+  if (!tk || tk.length > 512) return false;
+  ticket = tk;
   phase = null;
   return true;
 }
@@ -156,11 +147,11 @@ addEventListener('hashchange', () => {
 // ---------------------------------------------------------------------------
 // sign-in
 
-function showSignin(text) {
+function showSignin(key) {
   authed = false;
   user = null;
   stopCountdown();
-  notice(text);
+  notice(key || null);
   els.signinHint.hidden = !ticket;
   els.signinSubmit.disabled = false;
   show('signin');
@@ -168,27 +159,27 @@ function showSignin(text) {
 
 /** auth.token with the stored access token; refreshed once if the broker
  *  says it is expired or invalid. */
-async function authWithToken(t) {
+async function authWithToken(tokens) {
   try {
-    return await socket.request('auth.token', { access_token: t.access_token });
+    return await socket.request('auth.token', { access_token: tokens.access_token });
   } catch (err) {
     if (err.code !== 'token_expired' && err.code !== 'invalid_token') throw err;
   }
-  const fresh = await phoneTokens.refresh(t.access_token);
+  const fresh = await phoneTokens.refresh(tokens.access_token);
   return socket.request('auth.token', { access_token: fresh.access_token });
 }
 
 async function authenticate() {
   authed = false;
   for (let attempt = 0; ; attempt++) {
-    const t = phoneTokens.current();
-    if (!t) {
+    const stored = phoneTokens.current();
+    if (!stored) {
       // Keep a half-typed form as it is (idle sockets are closed and reconnect).
-      if (view !== 'signin') showSignin('');
+      if (view !== 'signin') showSignin(null);
       return;
     }
     try {
-      const reply = await authWithToken(t);
+      const reply = await authWithToken(stored);
       onAuthed(reply);
       return;
     } catch (err) {
@@ -199,10 +190,10 @@ async function authenticate() {
       }
       if (isFatal(err) || err.code === 'refresh_reused') {
         phoneTokens.clear(err.code);
-        showSignin(reasonText(err.code));
+        showSignin(reasonKey(err.code));
         return;
       }
-      notice(`Could not sign in (${err.code}). Retrying…`);
+      notice('phone.authRetry', { code: err.code });
       await sleep(3000);
     }
   }
@@ -215,7 +206,7 @@ function onAuthed(reply) {
   user = reply.user || (stored && stored.user) || null;
   if (reply.user) phoneTokens.setUser(reply.user);
   if (stored && Number.isFinite(reply.expires_in)) phoneTokens.noteExpiresIn(stored.access_token, reply.expires_in);
-  if (view === 'signin' || view === 'loading') notice('');
+  if (view === 'signin' || view === 'loading') notice(null);
   if (ticket && phase !== 'done') scan();
   else if (view !== 'ticket') showAccount();
 }
@@ -225,27 +216,27 @@ els.form.addEventListener('submit', async (ev) => {
   const username = els.form.elements.username.value.trim();
   const password = els.form.elements.password.value;
   if (!username || !password) {
-    els.signinError.textContent = 'Enter your username and password.';
+    setText(els.signinError, 'phone.signin.empty');
     return;
   }
-  els.signinError.textContent = '';
+  clearText(els.signinError);
   els.signinSubmit.disabled = true;
+  els.form.setAttribute('aria-busy', 'true');
   try {
     const reply = await socket.request('auth.password', { username, password });
     els.form.elements.password.value = '';
     phoneTokens.save(reply);
     onAuthed(reply);
   } catch (err) {
-    let text;
     switch (err.code) {
-      case 'unauthorized': text = 'Wrong username or password.'; break;
-      case 'rate_limited': text = `Too many attempts. Try again in ${Math.ceil(err.retryAfter || 60)} seconds.`; break;
-      case 'disconnected': case 'timeout': text = 'No connection to the server. Please try again.'; break;
-      default: text = `Sign-in failed (${err.code}).`;
+      case 'unauthorized': setText(els.signinError, 'phone.signin.wrong'); break;
+      case 'rate_limited': setText(els.signinError, 'phone.signin.rate', { n: Math.ceil(err.retryAfter || 60) }); break;
+      case 'disconnected': case 'timeout': setText(els.signinError, 'phone.signin.offline'); break;
+      default: setText(els.signinError, 'phone.signin.failed', { code: err.code });
     }
-    els.signinError.textContent = text;
   } finally {
     els.signinSubmit.disabled = false;
+    els.form.removeAttribute('aria-busy');
   }
 });
 
@@ -267,9 +258,7 @@ function startCountdown(seconds) {
     const left = Math.max(0, Math.ceil((deadline - performance.now()) / 1000));
     els.pcLeft.textContent = formatDuration(left);
     els.pcProgress.value = left;
-    if (left <= 0 && (phase === 'pending' || phase === 'deciding')) {
-      finish('This code has expired — get a new one on the computer.', 'bad');
-    }
+    if (left <= 0 && (phase === 'pending' || phase === 'deciding')) finish('ticket.expired', 'bad');
   };
   update();
   countdown = setInterval(update, 1000);
@@ -281,28 +270,28 @@ function resetTicketView() {
   els.choices.hidden = true;
   els.decide.hidden = true;
   els.done.hidden = true;
-  els.result.textContent = '';
+  clearText(els.result);
   els.result.className = 'result';
   els.confirm.disabled = true;
   els.deny.disabled = true;
 }
 
 async function scan() {
-  const t = ticket;
-  if (!t) return;
+  const tk = ticket;
+  if (!tk) return;
   phase = 'scanning';
   stopCountdown();
   resetTicketView();
-  notice('');
+  notice(null);
   show('ticket');
   for (let attempt = 0; ; attempt++) {
     try {
-      const info = await socket.request('ticket.scan', { ticket: t });
-      if (t !== ticket) return; // another code was opened meanwhile
+      const info = await socket.request('ticket.scan', { ticket: tk });
+      if (tk !== ticket) return; // another code was opened meanwhile
       showInfo(info);
       return;
     } catch (err) {
-      if (t !== ticket) return;
+      if (tk !== ticket) return;
       if (err.code === 'disconnected' || err.code === 'timeout') return; // rescanned after reconnect
       if (err.code === 'rate_limited' && attempt < 3) {
         await sleep(retryDelayMs(err));
@@ -318,14 +307,21 @@ function showInfo(info) {
   phase = 'pending';
   const pc = info.pc || {};
   const ua = parseUserAgent(pc.user_agent);
-  els.pcLabel.textContent = ua.label;
-  els.pcBrowser.textContent = ua.browser;
-  els.pcOs.textContent = ua.os;
-  els.pcIp.textContent = pc.ip || 'unknown';
-  els.pcName.textContent = pc.client_name || '';
-  els.pcNameRow.hidden = !pc.client_name;
-  els.pcCreated.textContent = formatTime(pc.created_at, true);
-  els.pcUa.textContent = pc.user_agent || 'not sent';
+  setVarText(els.pcLabel, deviceVar(ua));
+  if (ua.browserKnown) setVarText(els.pcBrowser, ua.browser);
+  else setText(els.pcBrowser, 'device.unknownBrowser');
+  if (ua.osKnown) setVarText(els.pcOs, ua.os);
+  else setText(els.pcOs, 'device.unknownOs');
+  if (pc.ip) setVarText(els.pcIp, String(pc.ip));
+  else setText(els.pcIp, 'ticket.ipUnknown');
+  // The name the PC gave itself; not repeated when it only says what the
+  // browser/OS rows already say.
+  const clientName = pc.client_name ? String(pc.client_name) : '';
+  els.pcName.textContent = clientName;
+  els.pcNameRow.hidden = !clientName || clientName === ua.label;
+  setVarText(els.pcCreated, { time: pc.created_at, style: 'clock' });
+  if (pc.user_agent) setVarText(els.pcUa, String(pc.user_agent));
+  else setText(els.pcUa, 'ticket.uaMissing');
   els.ticketChecking.hidden = true;
   els.ticketDetails.hidden = false;
 
@@ -369,43 +365,38 @@ async function decide(confirm) {
   if (confirm && choices) fields.code = chosen;
   try {
     await socket.request(confirm ? 'ticket.confirm' : 'ticket.deny', fields);
-    finish(confirm
-      ? 'Confirmed. The computer is signing in now.'
-      : 'Denied. The computer was not signed in.', confirm ? 'good' : 'neutral');
+    finish(confirm ? 'ticket.confirmed' : 'ticket.denied', confirm ? 'good' : 'neutral');
   } catch (err) {
     if (err.code === 'disconnected' || err.code === 'timeout') {
       // Unknown whether it arrived: after reconnect the scan tells us.
-      finish('The connection dropped before the answer arrived. If the computer did not change, get a new code there.', 'bad');
+      finish('ticket.dropped', 'bad');
       return;
     }
     failTicket(err);
   }
 }
 
-function finish(text, tone) {
+function finish(key, tone, vars) {
   phase = 'done';
   stopCountdown();
   els.choices.hidden = true;
   els.decide.hidden = true;
   els.ticketChecking.hidden = true;
-  els.result.textContent = text;
+  setText(els.result, key, vars);
   els.result.className = `result result-${tone}`;
+  els.result.dataset.outcome = key.replace(/^ticket\./, '');
   els.done.hidden = false;
   show('ticket');
+  els.done.focus({ preventScroll: true });
 }
 
 function failTicket(err) {
   switch (err.code) {
-    case 'not_found':
-      finish('This code is no longer valid — get a new one on the computer.', 'bad'); break;
-    case 'code_mismatch':
-      finish('That was the wrong number, so this sign-in was cancelled for safety. Get a new code on the computer.', 'bad'); break;
-    case 'conflict':
-      finish('This code was already scanned by another account.', 'bad'); break;
-    case 'unauthorized':
-      authenticate(); break;
-    default:
-      finish(`Something went wrong (${err.code}). Get a new code on the computer.`, 'bad');
+    case 'not_found': finish('ticket.notFound', 'bad'); break;
+    case 'code_mismatch': finish('ticket.mismatch', 'bad'); break;
+    case 'conflict': finish('ticket.conflict', 'bad'); break;
+    case 'unauthorized': authenticate(); break;
+    default: finish('ticket.error', 'bad', { code: err.code });
   }
 }
 
@@ -415,57 +406,97 @@ els.done.addEventListener('click', () => {
   ticket = null;
   phase = null;
   if (authed) showAccount();
-  else showSignin('');
+  else showSignin(null);
 });
 
 socket.on('ticket.cancelled', (msg) => {
   if (msg.ticket && msg.ticket !== ticket) return;
   if (phase === 'done' || phase === null) return;
-  finish('The computer cancelled', 'neutral');
+  finish('ticket.cancelled', 'neutral');
 });
 
 // ---------------------------------------------------------------------------
-// account: sessions, revoke, log out everywhere, sign out
+// account: sessions, recent approvals, revoke, log out everywhere, sign out
 
 function showAccount() {
-  notice('');
+  notice(null);
   els.user.textContent = user && user.name ? user.name : '';
   show('account');
   loadSessions();
 }
 
 async function loadSessions() {
-  els.sessionsStatus.textContent = 'Loading devices…';
+  setText(els.sessionsStatus, 'account.loading');
   try {
     const reply = await socket.request('session.list');
-    renderSessions(Array.isArray(reply.sessions) ? reply.sessions : []);
+    lastList = {
+      sessions: Array.isArray(reply.sessions) ? reply.sessions : [],
+      history: Array.isArray(reply.history) ? reply.history : [],
+    };
+    renderSessions(lastList.sessions);
+    renderHistory(lastList.history);
   } catch (err) {
     if (err.code === 'unauthorized') { authenticate(); return; }
-    els.sessionsStatus.textContent = `Could not load devices (${err.code}).`;
+    setText(els.sessionsStatus, 'account.loadFailed', { code: err.code });
   }
 }
 
+function kindKey(kind) {
+  return kind === 'web' ? 'account.kind.web' : kind === 'app' ? 'account.kind.app' : 'account.kind.other';
+}
+
 function renderSessions(list) {
-  const sorted = [...list].sort((a, b) => (b.current - a.current) || ((toMs(b.last_used_at) || 0) - (toMs(a.last_used_at) || 0)));
+  const off = socket.clockOffset;
+  const sorted = [...list].sort((a, b) => (b.current - a.current)
+    || ((toMs(b.last_used_at) || 0) - (toMs(a.last_used_at) || 0)));
   els.sessions.replaceChildren();
   for (const s of sorted) {
     const ua = parseUserAgent(s.user_agent);
-    const kind = s.kind === 'web' ? 'Computer (web)' : s.kind === 'app' ? 'Phone (app)' : String(s.kind || 'Device');
-    const title = el('p', { class: 'session-title' }, el('strong', { textContent: ua.label }));
-    if (s.current) title.append(' ', el('span', { class: 'tag', textContent: 'this device' }));
-    const revoke = el('button', {
-      type: 'button', class: 'btn btn-small btn-secondary', textContent: 'Revoke',
-      'aria-label': `Revoke ${ua.label}${s.current ? ' (this device)' : ''}`, dataset: { testid: 'revoke' },
-    });
+    const device = deviceVar(ua);
+    const ip = s.ip ? String(s.ip) : { k: 'account.ipUnknown' };
+    const title = el('p', { class: 'session-title' });
+    const name = el('strong');
+    setVarText(name, device);
+    title.append(name, ' ', tx('span', { class: 'tag tag-kind' }, kindKey(s.kind)));
+    if (s.current) title.append(' ', tx('span', { class: 'tag' }, 'account.thisDevice'));
+    const revoke = tx('button', {
+      type: 'button', class: 'btn btn-small btn-secondary', dataset: { testid: 'revoke' },
+    }, 'account.revoke');
+    setLabel(revoke, s.current ? 'account.revokeLabelCurrent' : 'account.revokeLabel', { device });
     revoke.addEventListener('click', () => revokeSession(s, revoke));
-    els.sessions.append(el('li', { class: 'session', dataset: { sessionId: String(s.session_id) } },
-      el('div', { class: 'session-info' },
-        title,
-        el('p', { class: 'muted', textContent: `${kind} · ${s.ip || 'unknown IP'}` }),
-        el('p', { class: 'muted', textContent: `Signed in ${formatTime(s.created_at)} · last used ${ago(s.last_used_at)}` })),
-      revoke));
+    els.sessions.append(el('li', {
+      class: 'session',
+      dataset: { sessionId: String(s.session_id), kind: String(s.kind || ''), current: String(!!s.current) },
+    },
+    el('div', { class: 'session-info' },
+      title,
+      tx('p', { class: 'muted session-from', dataset: { testid: 'session-from' } }, 'account.signedInFrom',
+        { device, ip, time: { time: s.created_at } }),
+      tx('p', { class: 'muted' }, 'account.lastUsed', { ago: { ago: s.last_used_at, off } })),
+    revoke));
   }
-  els.sessionsStatus.textContent = sorted.length === 1 ? '1 device is signed in.' : `${sorted.length} devices are signed in.`;
+  setText(els.sessionsStatus, 'account.count', { n: sorted.length });
+}
+
+const OUTCOMES = new Set(['confirmed', 'denied', 'code_mismatch']);
+
+function renderHistory(list) {
+  const items = [...list]
+    .sort((a, b) => (toMs(b.at) || 0) - (toMs(a.at) || 0))
+    .slice(0, 5);
+  els.history.replaceChildren();
+  if (!items.length) {
+    els.history.append(tx('li', { class: 'history-empty muted' }, 'account.historyEmpty'));
+    return;
+  }
+  for (const h of items) {
+    const outcome = OUTCOMES.has(h.outcome) ? h.outcome : 'other';
+    const ip = h.ip ? String(h.ip) : { k: 'account.ipUnknown' };
+    els.history.append(el('li', { class: 'history-item', dataset: { outcome, testid: 'history-item' } },
+      tx('span', { class: `badge badge-${outcome}` }, `account.outcome.${outcome}`),
+      tx('span', { class: 'history-text' }, 'account.historyItem',
+        { device: deviceVar(parseUserAgent(h.user_agent)), ip, time: { time: h.at } })));
+  }
 }
 
 async function revokeSession(s, button) {
@@ -475,30 +506,30 @@ async function revokeSession(s, button) {
     await socket.request('session.revoke', { session_id: s.session_id });
     if (s.current) {
       phoneTokens.clear('signout');
-      showSignin(reasonText('signout'));
+      showSignin(reasonKey('signout'));
       return;
     }
     loadSessions();
   } catch (err) {
     button.disabled = false;
     signingOut = false;
-    els.sessionsStatus.textContent = `Could not revoke (${err.code}).`;
+    setText(els.sessionsStatus, 'account.revokeFailed', { code: err.code });
   }
 }
 
 els.reloadSessions.addEventListener('click', loadSessions);
 
 els.logoutAll.addEventListener('click', async () => {
-  if (!window.confirm('Sign out every device of this account, including this phone?')) return;
+  if (!window.confirm(t('account.logoutAllAsk'))) return;
   els.logoutAll.disabled = true;
   signingOut = true;
   try {
     await socket.request('logout.all');
     phoneTokens.clear('logout_all');
-    showSignin(reasonText('logout_all'));
+    showSignin(reasonKey('logout_all'));
   } catch (err) {
     signingOut = false;
-    els.sessionsStatus.textContent = `Could not sign out everywhere (${err.code}).`;
+    setText(els.sessionsStatus, 'account.logoutAllFailed', { code: err.code });
   } finally {
     els.logoutAll.disabled = false;
   }
@@ -509,26 +540,34 @@ els.signout.addEventListener('click', async (ev) => {
   // the local sign-in is forgotten even if that fails (offline).
   ev.preventDefault();
   signingOut = true;
-  const t = phoneTokens.current();
-  if (t && t.session_id && authed) {
-    try { await socket.request('session.revoke', { session_id: t.session_id }, { timeout: 3000 }); } catch { /* best effort */ }
+  const stored = phoneTokens.current();
+  if (stored && stored.session_id && authed) {
+    try { await socket.request('session.revoke', { session_id: stored.session_id }, { timeout: 3000 }); } catch { /* best effort */ }
   }
   phoneTokens.clear('signout');
-  showSignin(reasonText('signout'));
+  showSignin(reasonKey('signout'));
 });
 
 socket.on('session.revoked', (msg) => {
-  const t = phoneTokens.current();
-  if (t && msg.session_id && t.session_id && msg.session_id !== t.session_id) return;
+  const stored = phoneTokens.current();
+  if (stored && msg.session_id && stored.session_id && msg.session_id !== stored.session_id) return;
   phoneTokens.clear(msg.reason || 'revoked');
-  showSignin(signingOut && msg.reason !== 'logout_all' ? reasonText('signout') : reasonText(msg.reason || 'revoked'));
+  showSignin(signingOut && msg.reason !== 'logout_all' ? reasonKey('signout') : reasonKey(msg.reason || 'revoked'));
+});
+
+// "3 min ago" goes stale: re-render the list now and then, and on a switch
+// of language (times are formatted in the page's language).
+setInterval(() => { if (view === 'account' && lastList) renderSessions(lastList.sessions); }, 60000);
+onLangChange(() => {
+  if (lastList) { renderSessions(lastList.sessions); renderHistory(lastList.history); }
 });
 
 // ---------------------------------------------------------------------------
 // connection
 
 socket.onStatus((s) => {
-  els.conn.textContent = s === 'open' ? '' : s === 'connecting' ? 'Connecting…' : 'Offline — reconnecting…';
+  if (s === 'open') clearText(els.conn);
+  else setText(els.conn, s === 'connecting' ? 'conn.connecting' : 'conn.offline');
   els.conn.hidden = s === 'open';
 });
 
@@ -539,5 +578,5 @@ socket.onReady(() => {
 });
 
 takeTicketFromHash();
-if (!phoneTokens.current()) showSignin('');
+if (!phoneTokens.current()) showSignin(null);
 socket.start();

@@ -77,8 +77,13 @@ export function parseUserAgent(ua) {
   else if (/\b(?:Mac OS X|Macintosh)\b/.test(s)) os = 'macOS';
   else if (/\bCrOS\b/.test(s)) os = 'ChromeOS';
   else if (/\b(?:Linux|X11)\b/.test(s)) os = 'Linux';
+  // label is English (it is sent to the broker as the PC's client name); pages
+  // show a translated form built from browser/os (i18n.js deviceVar).
   const label = browser && os ? `${browser} on ${os}` : browser || os || 'Unknown device';
-  return { browser: browser || 'Unknown browser', os: os || 'Unknown system', label };
+  return {
+    browser: browser || 'Unknown browser', os: os || 'Unknown system', label,
+    browserKnown: !!browser, osKnown: !!os,
+  };
 }
 
 /** "4:05" for 245 s; "1:02:03" past an hour. */

@@ -205,3 +205,17 @@ test('--access-alg HS256: access tokens are HS256 and /api/me accepts them', asy
   phone.close();
   await broker.dispose();
 });
+
+test('--audience and --client-id set the aud and client_id claims', async () => {
+  const broker = await startBroker({
+    users: [['alice', 'alice-pw-1']],
+    args: ['--audience', 'https://api.example/', '--client-id', 'blackbox-client'],
+  });
+  const { ws, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
+  const { payload } = await verifyAccess(broker, auth.access_token, { audience: 'https://api.example/' });
+  assert.equal(payload.client_id, 'blackbox-client');
+  assert.equal(payload.iss, broker.url);
+  assert.equal((await apiMe(broker, auth.access_token)).status, 200);
+  ws.close();
+  await broker.dispose();
+});

@@ -7,7 +7,7 @@ import {
 let broker;
 
 before(async () => {
-  broker = await startBroker({ args: ['--heartbeat', '25'] });
+  broker = await startBroker({ args: ['--heartbeat', '25'], users: [['fuzz', 'fuzz-pw-1']] });
 });
 after(stopAll);
 
@@ -191,15 +191,12 @@ describe('nothing a client sends crashes the broker', () => {
 
   test('every message type with wrong-typed fields → a reply with the id, an error code from §2', async () => {
     const user = ['fuzz', 'fuzz-pw-1'];
-    const { addUser } = await import('./harness.mjs');
-    await addUser(broker.dataDir, ...user).catch(() => {}); // may already exist on a rerun
     for (const [type, fields] of Object.entries(TYPES)) {
       // A fresh socket per type keeps each under the per-socket message rate.
       for (const authed of [false, true]) {
         const ws = await connect(broker);
         if (authed) {
-          const a = await ws.request({ type: 'auth.password', username: user[0], password: user[1] });
-          if (a.type !== 'auth') { ws.close(); continue; } // the user is added while running
+          await ws.call({ type: 'auth.password', username: user[0], password: user[1] }, 'auth');
         }
         const variants = fields.length === 0 ? VALUES.map((v) => ({ extra: v })) : [];
         for (const f of fields) for (const v of VALUES) variants.push({ [f]: v });
@@ -228,7 +225,7 @@ describe('nothing a client sends crashes the broker', () => {
     ws.send(deep);
     const r = await ws.nextFrame((f) => f.type === 'error' || f.type === 'ticket', 5000, 'answer to deep JSON');
     if (r.type === 'error') assert.equal(r.code, 'bad_request');
-    const deepObj = `{"type":"ticket.new","id":2,"client":${'{"a":'.repeat(800)}1${'}'.repeat(800)}}`;
+    const deepObj = `{"type":"ticket.new","id":2,"client":${'{"a":'.repeat(600)}1${'}'.repeat(600)}}`;
     assert.ok(Buffer.byteLength(deepObj) <= 4096);
     ws.send(deepObj);
     const r2 = await ws.nextFrame((f) => f.type === 'error' || f.type === 'ticket', 5000, 'answer to deep object');

@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -103,17 +103,38 @@ export const { describe, before, after, beforeEach, afterEach } = nodeTest;
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-/** A port nobody listens on right now (listen on 0, read it, close). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+function tryListen(port) {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+    srv.on('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const got = srv.address().port;
+      srv.close(() => resolve(got));
     });
   });
+}
+
+// The kernel's ephemeral range: ports our own client sockets (and other tests') use for
+// outgoing connections. A port from `listen(0)` is taken from that range and may still be
+// held by a client socket of ours (node binds with SO_REUSEADDR, the broker may not), so the
+// broker's bind can fail with EADDRINUSE. Ports below the range are never used that way.
+let ephemeralLow = 32768;
+try {
+  ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+} catch { /* not Linux: keep the default */ }
+
+/** A port nobody listens on right now, outside the ephemeral range when possible. */
+export async function freePort() {
+  const lo = 20000;
+  const hi = ephemeralLow - 1;
+  if (hi - lo > 1000) {
+    for (let i = 0; i < 50; i += 1) {
+      const p = lo + Math.floor(Math.random() * (hi - lo));
+      if (await tryListen(p) !== null) return p;
+    }
+  }
+  return tryListen(0);
 }
 
 /**
@@ -703,6 +724,24 @@ export function tamper(token) {
 export function forge(header, claims, sig = 'c2lnbmF0dXJl') {
   const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${enc(header)}.${enc(claims)}.${sig}`;
+}
+
+/**
+ * A relative lifetime on the wire (`expires_in`) of a freshly issued token: the configured
+ * ttl, or one less when the broker's clock ticked a second between issuing and answering.
+ */
+export function assertFreshLifetime(actual, ttl, what = 'expires_in') {
+  assert.equal(typeof actual, 'number', `${what} is ${JSON.stringify(actual)}`);
+  assert.ok(Number.isInteger(actual), `${what} ${actual} is not whole seconds`);
+  assert.ok(actual === ttl || actual === ttl - 1, `${what} is ${actual}, expected ${ttl}`);
+}
+
+/** `expires_in` agrees with the token's own `exp` claim (within a second either way). */
+export function assertLifetimeMatchesExp(expiresIn, token, what = 'expires_in') {
+  const { exp } = jose.decodeJwt(token);
+  const left = exp - Date.now() / 1000;
+  assert.ok(Math.abs(expiresIn - left) <= 1.5,
+    `${what} ${expiresIn} but the token's exp is ${left.toFixed(1)} s away`);
 }
 
 /** Sleep until the wall clock is past unix second `sec` (plus ms of margin). */

@@ -5,6 +5,8 @@
 
 BUILD      ?= build
 BUILD_SAN  ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PORT       ?= 8080
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -15,7 +17,7 @@ DEB_PKGS := build-essential cmake pkg-config \
 	libhiredis-dev libcmocka-dev libzbar-dev zbar-tools \
 	nodejs npm valgrind clang libclang-rt-14-dev chromium redis-server nginx openssl
 
-.PHONY: run run-tls test deps npm-deps build build-asan test-unit test-asan test-valgrind fuzz clean
+.PHONY: run run-tls test deps npm-deps build build-asan build-fuzz test-asan test-fuzz clean
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -54,8 +56,24 @@ TLS_PORT ?= 8443
 run-tls: build
 	BROKER=./$(BUILD)/qrlogin-broker PORT=$(TLS_PORT) ./certs/run-tls.sh
 
+# Every suite: unit, black-box, browser and valgrind on the normal build;
+# unit and black-box again under ASan+UBSan; then each fuzzer for
+# FUZZ_SECONDS (a clang build of its own).
 test: build npm-deps
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE fuzz
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-fuzz
+
+test-asan: build-asan npm-deps
+	cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS) -L 'unit|blackbox'
+
+build-fuzz: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DQRLOGIN_FUZZ=ON -DQRLOGIN_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+test-fuzz: build-fuzz
+	cd $(BUILD_FUZZ) && ctest --output-on-failure -j$(JOBS) -L fuzz
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

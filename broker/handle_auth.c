@@ -14,17 +14,6 @@
 #include "workers.h"
 #include "ws_dispatch.h"
 
-static void user_json(struct jw *w, int64_t id, const char *name)
-{
-    char s[24];
-    snprintf(s, sizeof s, "%lld", (long long)id);
-    jw_key(w, "user");
-    jw_obj_open(w);
-    jw_kv_str(w, "id", s);
-    jw_kv_str(w, "name", name);
-    jw_obj_close(w);
-}
-
 /* ---- auth.password ---- */
 
 struct password_job {
@@ -66,7 +55,7 @@ static void password_issued(void *arg, enum api_err err, const struct issued *is
         hub_conn_changed(c);
         struct jw w;
         reply_start(&w, &j->r, "auth");
-        user_json(&w, is->user_id, is->user_name);
+        jw_user(&w, is->user_id, is->user_name);
         jw_kv_str(&w, "session_id", is->sid);
         jw_kv_str(&w, "access_token", is->access);
         jw_kv_str(&w, "refresh_token", is->refresh);
@@ -159,10 +148,10 @@ static void attach_checked(void *arg, enum api_err err, const struct claims *cl)
         struct jw w;
         reply_start(&w, &x->r, x->is_attach ? "session" : "auth");
         if (!x->is_attach)
-            user_json(&w, cl->sub, cl->name);
+            jw_user(&w, cl->sub, cl->name);
         jw_kv_str(&w, "session_id", cl->sid);
         if (x->is_attach)
-            user_json(&w, cl->sub, cl->name);
+            jw_user(&w, cl->sub, cl->name);
         jw_kv_int(&w, "expires_in", left > 0 ? left : 0);
         reply_finish(&x->r, &w);
     }

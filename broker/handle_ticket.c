@@ -16,17 +16,6 @@
 #include "tickets.h"
 #include "ws_dispatch.h"
 
-static void user_json(struct jw *w, int64_t id, const char *name)
-{
-    char sid[24];
-    snprintf(sid, sizeof sid, "%lld", (long long)id);
-    jw_key(w, "user");
-    jw_obj_open(w);
-    jw_kv_str(w, "id", sid);
-    jw_kv_str(w, "name", name);
-    jw_obj_close(w);
-}
-
 /* The `ticket` message, as a reply (r) or as a rotation push (r == NULL).
  * The SVG is written straight into the message and freed: no copy of it is
  * kept per waiting PC. */
@@ -117,7 +106,7 @@ static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
             struct jw w;
             push_start(&w, "ticket.scanned");
             jw_kv_str(&w, "ticket", t->id);
-            user_json(&w, t->user_id, t->user_name);
+            jw_user(&w, t->user_id, t->user_name);
             push_finish(t->pc_conn, &w);
         }
         break;
@@ -308,7 +297,7 @@ static void confirm_issued(void *arg, enum api_err err, const struct issued *is,
     jw_kv_int(&w, "expires_in", is->expires_in);
     jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
     jw_kv_str(&w, "session_id", is->sid);
-    user_json(&w, is->user_id, is->user_name);
+    jw_user(&w, is->user_id, is->user_name);
     push_finish_timed(pc->id, &w, MH_CONFIRM_TO_LOGIN, x->t0_us);
     hub_attach(pc, is->user_id, is->user_name, is->sid);
     hub_conn_changed(pc);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "tickets.h"
 
@@ -101,14 +102,10 @@ void hub_conn_changed(struct conn *c)
     metrics.conns[k]++;
     c->kind = k;
 
-    /* lws's per-wsi timer (LWS_CALLBACK_TIMER in ws_conn.c closes with 1000);
-     * armed only while idle, so waiting PCs and signed-in sockets carry none. */
-    bool idle = k == CONN_KIND_ANON && idle_timeout > 0;
-    if (idle != c->idle_armed && c->wsi) {
-        lws_set_timer_usecs(c->wsi, idle ? (lws_usec_t)idle_timeout * LWS_US_PER_SEC
-                                         : LWS_SET_TIMER_USEC_CANCEL);
-        c->idle_armed = idle;
-    }
+    if (k != CONN_KIND_ANON)
+        c->idle_since = 0;
+    else if (!c->idle_since)
+        c->idle_since = clock_now_ms();
 }
 
 void hub_attach(struct conn *c, int64_t user_id, const char *user_name, const char *sid)
@@ -269,9 +266,15 @@ void hub_close(struct conn *c, int code, const char *reason)
     if (c->close_code)
         return;
     c->close_code = code;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    c->close_reason = reason;
     if (c->wsi)
         lws_callback_on_writable(c->wsi);
+}
+
+void hub_abort(struct conn *c, int code, const char *reason)
+{
+    queue_free(c);
+    hub_close(c, code, reason);
 }
 
 int hub_send(uint64_t conn_id, struct out_msg *msg)
@@ -287,8 +290,7 @@ int hub_send(uint64_t conn_id, struct out_msg *msg)
         free(msg);
         log_info("conn %llu from %s: send queue full, closing", (unsigned long long)c->id,
                  c->ip);
-        queue_free(c); /* nothing more will be read by a peer this slow */
-        hub_close(c, 1008, "send queue full");
+        hub_abort(c, 1008, "send queue full");
         return -1;
     }
     msg->next = NULL;
@@ -314,6 +316,40 @@ int hub_send_jw_timed(uint64_t conn_id, struct jw *w, int hist, int64_t t0_us)
         m->t0_us = t0_us;
     }
     return hub_send(conn_id, m);
+}
+
+static void housekeep_one(struct conn *c, int64_t now, int64_t hb_ms)
+{
+    if (c->close_code || !c->wsi)
+        return;
+    if (idle_timeout && c->idle_since && now - c->idle_since >= idle_timeout * 1000) {
+        log_debug("conn %llu idle, closing", (unsigned long long)c->id);
+        hub_close(c, 1000, "idle");
+        return;
+    }
+    if (!hb_ms)
+        return;
+    if (now - c->last_pong_at >= 2 * hb_ms) {
+        /* A peer that does not answer pings will not read a close frame
+         * either: drop the connection. */
+        log_debug("conn %llu: no pong in two heartbeats, dropping", (unsigned long long)c->id);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        c->close_code = 1006;
+        c->close_reason = "no pong";
+        return;
+    }
+    if (now - c->last_ping_at >= hb_ms) {
+        c->last_ping_at = now;
+        c->ping_due = true;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
+void hub_housekeep(int64_t now_ms, int64_t heartbeat_s)
+{
+    for (size_t b = 0; b < conns.nbuckets; b++)
+        for (struct hnode *n = conns.buckets[b]; n; n = n->next)
+            housekeep_one(hmap_entry(n, struct conn, by_id), now_ms, heartbeat_s * 1000);
 }
 
 void hub_shutdown(void)

@@ -69,8 +69,13 @@ struct conn {
 
     /* a close requested from outside this conn's own callback */
     int close_code;            /* 0 = none */
-    char close_reason[64];
-    bool idle_armed;
+    const char *close_reason;  /* a string literal */
+
+    /* liveness, checked once a second by hub_housekeep() */
+    int64_t idle_since;        /* ms; 0 = has a ticket, a sign-in or a session */
+    int64_t last_ping_at;      /* ms */
+    int64_t last_pong_at;      /* ms */
+    bool ping_due;             /* a PING waits for the next WRITEABLE */
 };
 
 void hub_init(void);
@@ -110,13 +115,24 @@ void hub_each(void (*fn)(struct conn *c, void *arg), void *arg);
 /* Calls fn for each connection attached to sid. fn may detach c. */
 void hub_each_in_session(const char *sid, void (*fn)(struct conn *c, void *arg), void *arg);
 
-/* Asks for the connection to be closed with code/reason at its next
- * WRITEABLE (after anything already queued). */
+/* Asks for the connection to be closed with code/reason (a string literal)
+ * at its next WRITEABLE, after anything already queued. */
 void hub_close(struct conn *c, int code, const char *reason);
 
+/* Like hub_close, but first drops whatever is still queued: for a peer
+ * that floods or does not read, whose backlog nobody will miss. */
+void hub_abort(struct conn *c, int code, const char *reason);
+
+/* Once a second: closes sockets idle past the idle timeout (1000), kills
+ * those that did not answer a ping within two heartbeats, and asks for a
+ * ping on those due one. One pass over the connections instead of a timer per
+ * socket: lws 4.1 keeps its timers in one sorted list, and re-inserting a
+ * per-socket timer on every pong walks all of them. */
+void hub_housekeep(int64_t now_ms, int64_t heartbeat_s);
+
 /* After c gained or lost a ticket, an identity or a session: recomputes its
- * kind (for the connections gauge) and arms the idle timeout when it has none
- * of the three (PROTOCOL.md §6), or clears it. */
+ * kind (for the connections gauge) and starts its idle clock when it has none
+ * of the three (PROTOCOL.md §6), or stops it. */
 void hub_conn_changed(struct conn *c);
 
 /* Open WebSocket connections from one client IP (PROTOCOL.md §6). A conn is

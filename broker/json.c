@@ -814,6 +814,17 @@ static void jw_put_string(struct jw *w, const unsigned char *s, size_t n)
     while (i < n && !w->oom) {
         unsigned char c = s[i];
         size_t l;
+        /* Fast path: a run of printable ASCII that needs no escape is copied
+         * at once (QR SVGs and tokens are almost all such bytes). */
+        size_t run = 0;
+        while (i + run < n && s[i + run] >= 0x20 && s[i + run] < 0x7F && s[i + run] != '"' &&
+               s[i + run] != '\\')
+            run++;
+        if (run) {
+            jw_put(w, s + i, run);
+            i += run;
+            continue;
+        }
         if (c < 0x80) {
             if (!jw_escape_ascii(w, c))
                 jw_putc(w, (char)c);

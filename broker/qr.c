@@ -17,11 +17,25 @@
  * 3 digits (a version-40 symbol is 177 modules wide, plus the quiet zone). */
 #define QR_RUN_MAX (1 + 3 + 1 + 3 + 1 + 3 + 2 + 2 + 3 + 1)
 
+/* Single-quoted attributes: the SVG travels inside a JSON string, where every
+ * double quote would cost an escape. */
 static const char svg_head_fmt[] =
-    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-    "shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"QR code\">"
-    "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"";
-static const char svg_tail[] = "\"/></svg>\n";
+    "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 %d %d' "
+    "shape-rendering='crispEdges' role='img' aria-label='QR code'>"
+    "<rect width='%d' height='%d' fill='#fff'/><path fill='#000' d='";
+static const char svg_tail[] = "'/></svg>\n";
+
+/* Writes a non-negative number below 1000 (QR_RUN_MAX bounds the caller). */
+static size_t put_num(char *out, int v)
+{
+    size_t n = 0;
+    if (v >= 100)
+        out[n++] = (char)('0' + v / 100);
+    if (v >= 10)
+        out[n++] = (char)('0' + v / 10 % 10);
+    out[n++] = (char)('0' + v % 10);
+    return n;
+}
 
 static int dark(const QRcode *q, int x, int y)
 {
@@ -51,22 +65,30 @@ static size_t count_runs(const QRcode *q)
 }
 
 /* Appends the path data; returns the bytes written or 0 if cap was short
- * (cannot happen with the up-front sizing, but snprintf is checked anyway). */
+ * (cannot happen with the up-front sizing, but it is checked anyway). This
+ * runs for every ticket and rotation, so no printf per run. */
 static size_t write_runs(const QRcode *q, char *out, size_t cap)
 {
     size_t o = 0;
     for (int y = 0; y < q->width; y++) {
         for (int x = 0; x < q->width;) {
             int r = run_at(q, x, y);
-            int n;
             if (r == 0) {
                 x++;
                 continue;
             }
-            n = snprintf(out + o, cap - o, "M%d %dh%dv1h-%dz", x + QR_QUIET, y + QR_QUIET, r, r);
-            if (n < 0 || (size_t)n >= cap - o)
+            if (cap - o < QR_RUN_MAX)
                 return 0;
-            o += (size_t)n;
+            out[o++] = 'M';
+            o += put_num(out + o, x + QR_QUIET);
+            out[o++] = ' ';
+            o += put_num(out + o, y + QR_QUIET);
+            out[o++] = 'h';
+            o += put_num(out + o, r);
+            memcpy(out + o, "v1h-", 4);
+            o += 4;
+            o += put_num(out + o, r);
+            out[o++] = 'z';
             x += r;
         }
     }

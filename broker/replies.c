@@ -1,6 +1,7 @@
 /* replies.c — see replies.h. */
 #include "replies.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "hub.h"
@@ -33,6 +34,17 @@ void push_finish_timed(uint64_t conn, struct jw *w, int hist, int64_t t0_us)
 {
     jw_obj_close(w);
     hub_send_jw_timed(conn, w, hist, t0_us);
+}
+
+void jw_user(struct jw *w, int64_t id, const char *name)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%lld", (long long)id);
+    jw_key(w, "user");
+    jw_obj_open(w);
+    jw_kv_str(w, "id", s);
+    jw_kv_str(w, "name", name);
+    jw_obj_close(w);
 }
 
 void reply_error(const struct req *r, enum api_err e, const char *message)

@@ -28,6 +28,10 @@ void reply_rate_limited(const struct req *r, int64_t retry_after, const char *me
 /* {"type":"ok"[,"id"][,"ticket":ticket]} */
 void reply_ok(const struct req *r, const char *ticket);
 
+/* "user":{"id":"<decimal id>","name":…} — the id as a string, like the
+ * JWT's sub. */
+void jw_user(struct jw *w, int64_t id, const char *name);
+
 /* reply_finish / push_finish that record the request's latency in a
  * histogram when the frame is written (metrics.h). */
 void reply_finish_timed(const struct req *r, struct jw *w, int hist, int64_t t0_us);

@@ -24,6 +24,8 @@ struct broker broker;
 
 static volatile sig_atomic_t stopping;
 static lws_sorted_usec_list_t tick_sul;
+static int64_t tick_armed_at; /* ms the tick is scheduled for; 0 = not armed */
+static lws_sorted_usec_list_t housekeeping_sul;
 
 void broker_token_params_init(void)
 {
@@ -38,6 +40,7 @@ void broker_token_params_init(void)
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     (void)sul;
+    tick_armed_at = 0;
     int64_t now = clock_now_ms();
     tickets_expire_due(now);
     sessions_sweep_grace(now);
@@ -50,14 +53,22 @@ void server_timers_kick(void)
         return;
     int64_t a = tickets_next_deadline(), b = sessions_next_grace_deadline();
     int64_t next = !a ? b : !b ? a : (a < b ? a : b);
-    if (!next) {
-        lws_sul_cancel(&tick_sul);
+    /* Rescheduling walks lws's sorted timer list; most changes (a new ticket
+     * always expires last) do not move the earliest deadline, so skip them. An
+     * early tick just finds nothing due and re-arms. */
+    if (!next || (tick_armed_at && tick_armed_at <= next))
         return;
-    }
     int64_t delay_ms = next - clock_now_ms();
     if (delay_ms < 0)
         delay_ms = 0;
+    tick_armed_at = next;
     lws_sul_schedule(broker.ctx, 0, &tick_sul, on_tick, (lws_usec_t)delay_ms * LWS_US_PER_MS);
+}
+
+static void on_housekeeping(lws_sorted_usec_list_t *sul)
+{
+    hub_housekeep(clock_now_ms(), broker.cfg.heartbeat);
+    lws_sul_schedule(broker.ctx, 0, sul, on_housekeeping, LWS_US_PER_SEC);
 }
 
 /* ---- the loop protocol: worker results and shutdown ---- */
@@ -155,10 +166,10 @@ static struct lws_context *create_context(void)
         .name = WS_PROTOCOL_NAME,
         .callback = ws_conn_callback,
         .per_session_data_size = ws_conn_pss_size(),
-        /* Small: most frames are far below it, bigger ones are assembled in
-         * ws_conn.c; this buffer is per socket, so it is most of our
-         * per-socket memory. */
-        .rx_buffer_size = 512,
+        /* Small: lws allocates it for every socket, and it is most of our
+         * per-socket memory. Client frames are short; longer ones arrive in
+         * chunks that ws_conn.c assembles (up to --max-message). */
+        .rx_buffer_size = 128,
     };
     protocols[1] = (struct lws_protocols){
         .name = HTTP_API_PROTOCOL_NAME,
@@ -170,10 +181,9 @@ static struct lws_context *create_context(void)
 
     setup_mounts();
     setup_headers();
-    retry = (lws_retry_bo_t){
-        .secs_since_valid_ping = (uint16_t)broker.cfg.heartbeat,
-        .secs_since_valid_hangup = (uint16_t)(broker.cfg.heartbeat * 2),
-    };
+    /* All zero: lws keeps no validity timer per socket (hangup 0 disables
+     * it); hub_housekeep() pings and hangs up instead. */
+    retry = (lws_retry_bo_t){0};
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -241,6 +251,8 @@ int server_run(void)
         return 1;
     }
 
+    lws_sul_schedule(broker.ctx, 0, &housekeeping_sul, on_housekeeping, LWS_US_PER_SEC);
+
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -265,6 +277,7 @@ int server_run(void)
         lws_service(broker.ctx, 50);
 
     lws_sul_cancel(&tick_sul);
+    lws_sul_cancel(&housekeeping_sul);
     workers_stop();
     lws_context_destroy(broker.ctx);
     broker.ctx = NULL;

@@ -135,7 +135,7 @@ static int on_established(struct lws *wsi, struct pss *pss)
         free(ua);
     }
     c->bucket = broker.cfg.msg_burst;
-    c->bucket_at = clock_now_ms();
+    c->bucket_at = c->last_ping_at = c->last_pong_at = clock_now_ms();
     hub_conn_changed(c); /* arms the idle timeout */
     log_debug("conn %llu open from %s", (unsigned long long)c->id, c->ip);
     send_hello(c);
@@ -175,10 +175,15 @@ static int rate_check(struct conn *c)
 
 static int on_message(struct lws *wsi, struct conn *c, const char *msg, size_t len, bool binary)
 {
+    if (c->close_code)
+        return 0; /* closing: what else it sends is not answered */
     int rl = rate_check(c);
     if (rl < 0) {
+        /* Closed from WRITEABLE, like every other close we start, so the close
+         * frame goes out in order rather than from inside this read. */
         log_info("conn %llu from %s: flooding, closing", (unsigned long long)c->id, c->ip);
-        return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate limit");
+        hub_abort(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate limit");
+        return 0;
     }
     if (binary) {
         struct req r = {.conn = c->id};
@@ -224,6 +229,17 @@ static int on_receive(struct lws *wsi, struct conn *c, const char *in, size_t le
 
 static int on_writeable(struct lws *wsi, struct conn *c)
 {
+    if (c->ping_due) {
+        /* One payload byte: lws only reports a PONG that carries data. */
+        unsigned char ping[LWS_PRE + 1] = {0};
+        c->ping_due = false;
+        ping[LWS_PRE] = 'q';
+        if (lws_write(wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 1)
+            return -1;
+        if (c->q_head || c->close_code)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
     struct out_msg *m = c->q_head;
     if (!m) {
         if (c->close_code)
@@ -281,12 +297,9 @@ int ws_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (!c)
             return 0;
         return on_writeable(wsi, c);
-    case LWS_CALLBACK_TIMER:
-        /* the idle timeout armed by hub_conn_changed */
-        if (c && c->kind == CONN_KIND_ANON) {
-            log_debug("conn %llu idle, closing", (unsigned long long)c->id);
-            return close_now(wsi, LWS_CLOSE_STATUS_NORMAL, "idle");
-        }
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (c)
+            c->last_pong_at = clock_now_ms();
         return 0;
     case LWS_CALLBACK_CLOSED:
         if (pss)

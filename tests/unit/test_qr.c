@@ -44,10 +44,10 @@ static void expect(const char **p, const char *lit)
  * Anything else fails the test, so the SVG format is pinned down too. */
 static void svg_to_grid(const char *svg, struct grid *g)
 {
-    const char *p = strstr(svg, "viewBox=\"0 0 ");
+    const char *p = strstr(svg, "viewBox='0 0 ");
     int w2;
     assert_non_null(p);
-    p += strlen("viewBox=\"0 0 ");
+    p += strlen("viewBox='0 0 ");
     g->w = read_int(&p);
     expect(&p, " ");
     w2 = read_int(&p);
@@ -55,10 +55,10 @@ static void svg_to_grid(const char *svg, struct grid *g)
     g->dark = calloc((size_t)g->w * (size_t)g->w, 1);
     assert_non_null(g->dark);
 
-    p = strstr(svg, " d=\"");
+    p = strstr(svg, " d='");
     assert_non_null(p);
     p += 4;
-    while (*p != '"') {
+    while (*p != '\'') {
         int x, y, r, r2;
         expect(&p, "M");
         x = read_int(&p);
@@ -77,7 +77,7 @@ static void svg_to_grid(const char *svg, struct grid *g)
             g->dark[y * g->w + x + k] = 1;
         }
     }
-    assert_string_equal(p, "\"/></svg>\n");
+    assert_string_equal(p, "'/></svg>\n");
 }
 
 /* Decodes the grid with zbar and returns the (malloc'd) text of the single
@@ -130,11 +130,11 @@ static void round_trip(const char *text)
 
     assert_non_null(svg);
     assert_int_equal(len, strlen(svg));
-    assert_true(strncmp(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" ", 40) == 0);
-    assert_non_null(strstr(svg, "shape-rendering=\"crispEdges\""));
-    assert_non_null(strstr(svg, "role=\"img\""));
-    assert_non_null(strstr(svg, "aria-label=\"QR code\""));
-    assert_non_null(strstr(svg, "fill=\"#fff\""));
+    assert_true(strncmp(svg, "<svg xmlns='http://www.w3.org/2000/svg' ", 40) == 0);
+    assert_non_null(strstr(svg, "shape-rendering='crispEdges'"));
+    assert_non_null(strstr(svg, "role='img'"));
+    assert_non_null(strstr(svg, "aria-label='QR code'"));
+    assert_non_null(strstr(svg, "fill='#fff'"));
 
     svg_to_grid(svg, &g);
 

@@ -128,7 +128,11 @@ static int on_established(struct lws *wsi, struct pss *pss)
     if (n > 0) {
         char *ua = malloc((size_t)n + 1);
         if (ua && lws_hdr_copy(wsi, ua, n + 1, WSI_TOKEN_HTTP_USER_AGENT) > 0) {
-            ua[n < UA_MAX ? n : UA_MAX - 1] = '\0';
+            if (n >= UA_MAX) { /* keep only what we show */
+                ua[UA_MAX - 1] = '\0';
+                char *shrunk = realloc(ua, UA_MAX);
+                ua = shrunk ? shrunk : ua;
+            }
             c->user_agent = ua;
             ua = NULL;
         }
@@ -136,7 +140,7 @@ static int on_established(struct lws *wsi, struct pss *pss)
     }
     c->bucket = broker.cfg.msg_burst;
     c->bucket_at = c->last_ping_at = c->last_pong_at = clock_now_ms();
-    hub_conn_changed(c); /* arms the idle timeout */
+    hub_conn_changed(c); /* starts its idle clock */
     log_debug("conn %llu open from %s", (unsigned long long)c->id, c->ip);
     send_hello(c);
     return 0;
@@ -173,7 +177,7 @@ static int rate_check(struct conn *c)
     return 1;
 }
 
-static int on_message(struct lws *wsi, struct conn *c, const char *msg, size_t len, bool binary)
+static int on_message(struct conn *c, const char *msg, size_t len, bool binary)
 {
     if (c->close_code)
         return 0; /* closing: what else it sends is not answered */
@@ -211,14 +215,14 @@ static int on_receive(struct lws *wsi, struct conn *c, const char *in, size_t le
     if (c->rx_len + len + remaining > max)
         return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
     if (first && final) /* the common case: no copy */
-        return on_message(wsi, c, in, len, c->rx_binary);
+        return on_message(c, in, len, c->rx_binary);
     if (!c->rx && !(c->rx = malloc(max)))
         return close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
     memcpy(c->rx + c->rx_len, in, len);
     c->rx_len += len;
     if (!final)
         return 0;
-    int rc = on_message(wsi, c, c->rx, c->rx_len, c->rx_binary);
+    int rc = on_message(c, c->rx, c->rx_len, c->rx_binary);
     /* Assembly buffers are rare; give the memory back rather than keep
      * max_message bytes per socket. */
     free(c->rx);

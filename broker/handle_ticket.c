@@ -14,40 +14,8 @@
 #include "server.h"
 #include "sessions.h"
 #include "tickets.h"
+#include "workers.h"
 #include "ws_dispatch.h"
-
-/* The `ticket` message, as a reply (r) or as a rotation push (r == NULL).
- * The SVG is written straight into the message and freed: no copy of it is
- * kept per waiting PC. */
-static int send_ticket(uint64_t conn, const struct req *r, const struct ticket *t)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "%s/m/#t=%s", broker.cfg.public_url, t->id);
-    size_t svg_len;
-    char *svg = qr_svg(url, &svg_len);
-    if (!svg)
-        return -1;
-    struct jw w;
-    if (r)
-        reply_start(&w, r, "ticket");
-    else
-        push_start(&w, "ticket");
-    if (!r)
-        jw_kv_bool(&w, "rotated", true);
-    jw_kv_str(&w, "ticket", t->id);
-    jw_kv_str(&w, "url", url);
-    jw_key(&w, "qr_svg");
-    jw_strn(&w, svg, svg_len);
-    jw_kv_int(&w, "expires_in", tickets_expires_in(t, clock_now_ms()));
-    if (broker.cfg.number_match)
-        jw_kv_str(&w, "code", t->code);
-    free(svg);
-    if (r)
-        reply_finish(r, &w);
-    else
-        push_finish(conn, &w);
-    return 0;
-}
 
 static void push_simple(uint64_t conn, const char *type, const char *ticket)
 {
@@ -63,6 +31,103 @@ static void pc_changed(uint64_t pc_conn)
     if (pc)
         hub_conn_changed(pc);
 }
+
+/* Drawing a QR code costs a few hundred microseconds (libqrencode tries all
+ * eight masks), too long for the event loop (DESIGN.md rule 1): it is drawn on
+ * the worker pool, and the `ticket` message — reply or rotation push — is sent
+ * when it is ready. The SVG goes straight into the message and is freed: no
+ * copy is kept per waiting PC. */
+struct qr_job {
+    struct work work;
+    uint64_t pc_conn;
+    bool is_reply;  /* reply to ticket.new (r), else a rotation push */
+    struct req r;
+    char ticket[TICKET_LEN + 1];
+    char code[3];
+    int64_t expires_at;     /* ms, of the ticket when queued */
+    char url[1024];
+    char *svg;
+    size_t svg_len;
+};
+
+static void qr_run(struct work *w)
+{
+    struct qr_job *j = (struct qr_job *)w;
+    j->svg = qr_svg(j->url, &j->svg_len);
+}
+
+static void qr_done(struct work *w)
+{
+    struct qr_job *j = (struct qr_job *)w;
+    bool pc_here = hub_get(j->pc_conn) != NULL;
+    const struct ticket *t = tickets_of_pc(j->pc_conn);
+    bool current = t && !strcmp(t->id, j->ticket);
+    char p[7];
+    if (!pc_here) {
+        /* the PC left meanwhile */
+    } else if (!j->is_reply && !current) {
+        /* a rotation overtaken by a cancel, an expiry or a newer ticket */
+    } else if (!j->svg) {
+        log_error("ticket %s…: QR encoding failed", log_ticket_prefix(j->ticket, p));
+        if (current)
+            tickets_cancel_pc(j->pc_conn);
+        if (j->is_reply)
+            reply_error(&j->r, E_INTERNAL, "could not draw the QR code");
+        else
+            push_simple(j->pc_conn, "ticket.expired", j->ticket);
+        pc_changed(j->pc_conn);
+    } else {
+        /* A reply goes out even if a newer ticket.new already replaced this
+         * ticket: each request gets its answer, in order, and the last one
+         * holds the live code. */
+        struct jw m;
+        if (j->is_reply) {
+            reply_start(&m, &j->r, "ticket");
+        } else {
+            push_start(&m, "ticket");
+            jw_kv_bool(&m, "rotated", true);
+        }
+        int64_t left = j->expires_at - clock_now_ms();
+        jw_kv_str(&m, "ticket", j->ticket);
+        jw_kv_str(&m, "url", j->url);
+        jw_key(&m, "qr_svg");
+        jw_strn(&m, j->svg, j->svg_len);
+        jw_kv_int(&m, "expires_in", current ? tickets_expires_in(t, clock_now_ms())
+                                            : (left > 0 ? (left + 999) / 1000 : 0));
+        if (broker.cfg.number_match)
+            jw_kv_str(&m, "code", j->code);
+        if (j->is_reply)
+            reply_finish(&j->r, &m);
+        else
+            push_finish(j->pc_conn, &m);
+    }
+    free(j->svg);
+    free(j);
+}
+
+/* Queues the drawing of t's QR; r is the ticket.new to answer, or NULL for a
+ * rotation push. Returns -1 only when out of memory. */
+static int send_ticket(const struct req *r, const struct ticket *t)
+{
+    struct qr_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->pc_conn = t->pc_conn;
+    j->is_reply = r != NULL;
+    if (r)
+        j->r = *r;
+    memcpy(j->ticket, t->id, sizeof j->ticket);
+    memcpy(j->code, t->code, sizeof j->code);
+    j->expires_at = t->expires_at;
+    snprintf(j->url, sizeof j->url, "%s/m/#t=%s", broker.cfg.public_url, t->id);
+    j->work.run = qr_run;
+    j->work.done = qr_done;
+    /* One connection's codes are drawn in order, so its `ticket` messages
+     * leave in the order of its requests and the last one is the live code. */
+    workers_submit_ordered(&j->work, t->pc_conn);
+    return 0;
+}
+
 
 static void audit(const struct ticket *t, int64_t user_id, const char *phone_sid,
                   const char *sid, const char *outcome)
@@ -90,8 +155,8 @@ static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
     case TEV_ROTATED:
         metrics.tickets[MT_ROTATED]++;
         log_debug("ticket %s… rotated (%d)", p, t->rotations);
-        if (send_ticket(t->pc_conn, NULL, t))
-            log_error("ticket %s…: QR encoding failed", p);
+        if (send_ticket(NULL, t))
+            log_error("ticket %s…: out of memory for its QR code", p);
         break;
     case TEV_EXPIRED:
         metrics.tickets[MT_EXPIRED]++;
@@ -158,9 +223,9 @@ void handle_ticket_new(struct conn *c, const struct req *r, const struct json_do
         return;
     }
     metrics.tickets[MT_CREATED]++;
-    if (send_ticket(c->id, r, t)) {
+    if (send_ticket(r, t)) {
         tickets_cancel_pc(c->id);
-        reply_error(r, E_INTERNAL, "could not draw the QR code");
+        reply_error(r, E_INTERNAL, NULL);
         return;
     }
     hub_conn_changed(c);

@@ -305,6 +305,8 @@ enum ticket_rc tickets_cancel_pc(uint64_t pc_conn)
 
 bool tickets_pc_has(uint64_t pc_conn) { return find_by_pc(pc_conn) != NULL; }
 
+const struct ticket *tickets_of_pc(uint64_t pc_conn) { return find_by_pc(pc_conn); }
+
 /* ---- time ---- */
 
 int64_t tickets_expires_in(const struct ticket *t, int64_t now_ms)

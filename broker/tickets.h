@@ -107,8 +107,9 @@ enum ticket_rc tickets_deny(const char *id, int64_t user_id);
  * (TEV_CANCELLED). Returns TICKET_NOT_FOUND if the PC had none. */
 enum ticket_rc tickets_cancel_pc(uint64_t pc_conn);
 
-/* Whether the PC connection holds a live ticket. */
+/* Whether the PC connection holds a live ticket; which one (or NULL). */
 bool tickets_pc_has(uint64_t pc_conn);
+const struct ticket *tickets_of_pc(uint64_t pc_conn);
 
 /* Seconds left (rounded up) of a live ticket. */
 int64_t tickets_expires_in(const struct ticket *t, int64_t now_ms);

@@ -16,6 +16,7 @@ struct queue {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct queue todo, finished;
+static struct queue *lanes; /* one per thread, for ordered jobs */
 static pthread_t *threads;
 static int nthreads;
 static int pending;
@@ -40,19 +41,30 @@ static struct work *queue_take_all(struct queue *q)
     return w;
 }
 
-static void *worker_main(void *unused)
+static struct work *queue_pop(struct queue *q)
 {
-    (void)unused;
+    struct work *w = q->head;
+    if (w) {
+        q->head = w->next;
+        if (!q->head)
+            q->tail = NULL;
+    }
+    return w;
+}
+
+static void *worker_main(void *arg)
+{
+    struct queue *lane = arg;
     pthread_mutex_lock(&lock);
     for (;;) {
-        while (!todo.head && !stopping)
+        while (!lane->head && !todo.head && !stopping)
             pthread_cond_wait(&cond, &lock);
-        struct work *w = todo.head;
+        /* Own lane first: its jobs can run nowhere else. */
+        struct work *w = queue_pop(lane);
+        if (!w)
+            w = queue_pop(&todo);
         if (!w)
             break; /* stopping and nothing left to do */
-        todo.head = w->next;
-        if (!todo.head)
-            todo.tail = NULL;
         pthread_mutex_unlock(&lock);
 
         w->run(w);
@@ -77,10 +89,11 @@ int workers_start(int n, void (*wake)(void *arg), void *wake_arg)
     if (n <= 0)
         return 0;
     threads = calloc((size_t)n, sizeof *threads);
-    if (!threads)
+    lanes = calloc((size_t)n, sizeof *lanes);
+    if (!threads || !lanes)
         return -1;
     for (int i = 0; i < n; i++) {
-        if (pthread_create(&threads[i], NULL, worker_main, NULL))
+        if (pthread_create(&threads[i], NULL, worker_main, &lanes[i]))
             return -1;
         nthreads++;
     }
@@ -98,6 +111,21 @@ void workers_submit(struct work *w)
     pending++;
     queue_push(&todo, w);
     pthread_cond_signal(&cond);
+    pthread_mutex_unlock(&lock);
+}
+
+void workers_submit_ordered(struct work *w, uint64_t key)
+{
+    if (!nthreads) {
+        w->run(w);
+        w->done(w);
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    pending++;
+    queue_push(&lanes[key % (uint64_t)nthreads], w);
+    /* Only that lane's thread may take it: wake them all. */
+    pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
 }
 
@@ -138,6 +166,8 @@ void workers_stop(void)
         pthread_join(threads[i], NULL);
     free(threads);
     threads = NULL;
+    free(lanes);
+    lanes = NULL;
     nthreads = 0;
     workers_drain();
 }

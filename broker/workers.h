@@ -8,6 +8,8 @@
 #ifndef QRLOGIN_WORKERS_H
 #define QRLOGIN_WORKERS_H
 
+#include <stdint.h>
+
 struct work {
     void (*run)(struct work *w);  /* worker thread */
     void (*done)(struct work *w); /* loop thread */
@@ -21,6 +23,11 @@ int workers_start(int n, void (*wake)(void *arg), void *wake_arg);
 
 /* Loop thread: queue a job. */
 void workers_submit(struct work *w);
+
+/* Loop thread: queue a job whose done() must run after every earlier job
+ * submitted with the same key (all go to one thread, in order); e.g. the QR
+ * codes of one connection, whose messages must leave in request order. */
+void workers_submit_ordered(struct work *w, uint64_t key);
 
 /* Loop thread: run done() for every finished job. Returns how many. */
 int workers_drain(void);

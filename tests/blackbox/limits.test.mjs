@@ -79,7 +79,14 @@ test('3 s over the message limit in a row → close 1008', async () => {
     await sleep(20);
   }
   assert.ok(done, 'a socket flooding for 8 s was not closed');
-  assert.equal((await closed).code, 1008);
+  // The broker sends close 1008. A client that is still flooding when the close
+  // frame arrives may see the TCP reset first (the kernel resets a socket closed
+  // with unread data), so 1006 is accepted too — but only together with the
+  // broker's own record that it closed this socket for flooding, which a crash or
+  // any other close would not leave.
+  const { code } = await closed;
+  assert.ok(code === 1008 || code === 1006, `closed with ${code}, not 1008`);
+  assert.match(broker.log(), /flooding, closing/, 'the broker did not close it for flooding');
 });
 
 test('--max-conns-per-ip 3: the 4th socket is refused with 503', async () => {

@@ -383,8 +383,10 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             p->post_overflow = true;
             return 0;
         }
-        memcpy(p->post + p->post_len, in, len);
-        p->post_len += len;
+        if (len) { /* an empty chunk comes with in == NULL */
+            memcpy(p->post + p->post_len, in, len);
+            p->post_len += len;
+        }
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!p->is_token)

@@ -218,8 +218,10 @@ static int on_receive(struct lws *wsi, struct conn *c, const char *in, size_t le
         return on_message(c, in, len, c->rx_binary);
     if (!c->rx && !(c->rx = malloc(max)))
         return close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
+    if (len) { /* an empty fragment may come with in == NULL */
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+    }
     if (!final)
         return 0;
     int rc = on_message(c, c->rx, c->rx_len, c->rx_binary);

@@ -100,7 +100,9 @@ int workers_start(int n, void (*wake)(void *arg), void *wake_arg)
     return 0;
 }
 
-void workers_submit(struct work *w)
+/* Queues w on q (the shared queue or one thread's lane); inline without
+ * threads. A lane's job can run on one thread only, so all are woken. */
+static void submit_to(struct queue *q, struct work *w, bool wake_all)
 {
     if (!nthreads) {
         w->run(w);
@@ -109,24 +111,19 @@ void workers_submit(struct work *w)
     }
     pthread_mutex_lock(&lock);
     pending++;
-    queue_push(&todo, w);
-    pthread_cond_signal(&cond);
+    queue_push(q, w);
+    if (wake_all)
+        pthread_cond_broadcast(&cond);
+    else
+        pthread_cond_signal(&cond);
     pthread_mutex_unlock(&lock);
 }
 
+void workers_submit(struct work *w) { submit_to(&todo, w, false); }
+
 void workers_submit_ordered(struct work *w, uint64_t key)
 {
-    if (!nthreads) {
-        w->run(w);
-        w->done(w);
-        return;
-    }
-    pthread_mutex_lock(&lock);
-    pending++;
-    queue_push(&lanes[key % (uint64_t)nthreads], w);
-    /* Only that lane's thread may take it: wake them all. */
-    pthread_cond_broadcast(&cond);
-    pthread_mutex_unlock(&lock);
+    submit_to(nthreads ? &lanes[key % (uint64_t)nthreads] : &todo, w, true);
 }
 
 int workers_drain(void)

@@ -15,14 +15,8 @@
 #include <string.h>
 
 #include "b64url.h"
+#include "fuzz_check.h"
 
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
 
 static int in_alphabet(unsigned char c)
 {

@@ -52,14 +52,8 @@
 #include "tickets.h"
 #include "workers.h"
 #include "ws_dispatch.h"
+#include "fuzz_check.h"
 
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
 
 #define MAX_MESSAGES 8
 #define MSG_MAX 4096 /* PROTOCOL.md §6: bigger frames never reach the dispatcher */

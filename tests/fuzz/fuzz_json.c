@@ -12,14 +12,8 @@
 #include <string.h>
 
 #include "json.h"
+#include "fuzz_check.h"
 
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
 
 #define MAX_STRS 60 /* 1 object + "raw" pair + 2 tokens per string stays <= 128 */
 

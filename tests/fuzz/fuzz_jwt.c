@@ -25,14 +25,8 @@
 #include "b64url.h"
 #include "jwt.h"
 #include "rng.h"
+#include "fuzz_check.h"
 
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
 
 static struct keyring kr;       /* [0] ES256 "es", [1] HS256 "hs" */
 static struct keyring kr_other; /* same kids, different keys */

@@ -381,8 +381,9 @@ static void test_unknown_kid(void **state)
         "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"\"}",
         "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"ES-1\"}",
         "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"es-1 \"}",
-        "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":"
-        "\"es-1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+        /* a kid longer than any kid we make (one literal: no accidental
+         * concatenation of two array elements) */
+        "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"es-1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
     };
     for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
         size_t n = forge(tok, sizeof tok, hdrs[i], PAYLOAD, ES);

@@ -325,31 +325,30 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static int setup(void **state)
+/* A fresh store and two users; threads 0 signs inline, 1 signs on a real
+ * worker thread (asynchronously, as in the daemon). */
+static int setup_with_threads(int threads)
 {
-    (void)state;
     clock_set_fake_ms(T0);
     snprintf(db_path, sizeof db_path, "%s/db%d.sqlite", base_dir, ++db_seq);
     open_store();
-    if (workers_start(0, NULL, NULL))
+    if (workers_start(threads, NULL, NULL))
         return -1;
     user = make_user("alice");
     other = make_user("bob");
     return 0;
 }
 
-/* One real worker thread: signing is asynchronous, as in the daemon. */
+static int setup(void **state)
+{
+    (void)state;
+    return setup_with_threads(0);
+}
+
 static int setup_threaded(void **state)
 {
     (void)state;
-    clock_set_fake_ms(T0);
-    snprintf(db_path, sizeof db_path, "%s/db%d.sqlite", base_dir, ++db_seq);
-    open_store();
-    if (workers_start(1, NULL, NULL))
-        return -1;
-    user = make_user("alice");
-    other = make_user("bob");
-    return 0;
+    return setup_with_threads(1);
 }
 
 static int teardown(void **state)

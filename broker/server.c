@@ -259,6 +259,9 @@ int server_run(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A full disk or a file-size limit must fail the write (the store
+     * reports it, /healthz turns 503), not kill the daemon. */
+    signal(SIGXFSZ, SIG_IGN);
 
     log_info("qrlogin listening on %s:%d (%d worker threads)", broker.cfg.listen_host,
              broker.cfg.listen_port, broker.cfg.threads);

@@ -111,6 +111,7 @@ void handle_auth_password(struct conn *c, const struct req *r, const struct json
         !j->password_len) {
         reply_error(r, E_BAD_REQUEST,
                     "username (1-64 bytes) and password (1-1024 bytes) must be strings");
+        mbedtls_platform_zeroize(j->password, sizeof j->password);
         free(j);
         return;
     }

@@ -205,12 +205,12 @@ void handlers_tickets_init(void)
 void handle_ticket_new(struct conn *c, const struct req *r, const struct json_doc *d)
 {
     char name[CLIENT_NAME_MAX + 1] = "";
-    int client = json_member(d, 0, "client");
+    int client = json_get_obj(d, 0, "client");
+    if (client == JSON_WRONG_TYPE) {
+        reply_error(r, E_BAD_REQUEST, "client must be an object");
+        return;
+    }
     if (client >= 0) {
-        if (json_type(d, client) != 'o') {
-            reply_error(r, E_BAD_REQUEST, "client must be an object");
-            return;
-        }
         enum json_rc rc = json_get_str(d, client, "name", name, sizeof name, NULL);
         if (rc && rc != JSON_MISSING) {
             reply_error(r, E_BAD_REQUEST, "client.name must be a string of at most 64 bytes");

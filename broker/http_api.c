@@ -16,6 +16,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "sessions.h"
+#include "tickets.h"
 #include "workers.h"
 
 enum http_phase { PH_IDLE, PH_WAITING, PH_HEADERS, PH_BODY };
@@ -128,7 +129,7 @@ static void get_healthz(struct http_pss *p)
 static void get_metrics(struct http_pss *p)
 {
     char buf[8192];
-    int n = metrics_render(buf, sizeof buf, workers_pending());
+    int n = metrics_render(buf, sizeof buf, workers_pending(), tickets_count());
     if (n < 0)
         n = 0;
     respond_text(p, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store", buf, (size_t)n);

@@ -29,8 +29,6 @@ static struct hmap sessions;
 static uint64_t next_id = 1;
 static int64_t idle_timeout;
 
-void hub_init(void) {}
-
 static struct hub_session *session_find(const char *sid)
 {
     uint64_t h = hmap_hash_bytes(sid, strlen(sid));

@@ -78,7 +78,6 @@ struct conn {
     bool ping_due;             /* a PING waits for the next WRITEABLE */
 };
 
-void hub_init(void);
 void hub_shutdown(void);
 
 /* A new connection with a fresh id, indexed. NULL on OOM. */

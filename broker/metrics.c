@@ -89,7 +89,7 @@ static void histogram(struct out *o, enum metric_hist h)
          (long long)hg->count, name, hg->sum_seconds, name, (long long)hg->count);
 }
 
-int metrics_render(char *buf, size_t outsz, int workers_pending)
+int metrics_render(char *buf, size_t outsz, int workers_pending, size_t tickets_live)
 {
     struct out o = {buf, outsz, 0};
     family(&o, "qrlogin_connections", "gauge", "Open WebSocket connections by kind.", "kind",
@@ -115,6 +115,8 @@ int metrics_render(char *buf, size_t outsz, int workers_pending)
            "WebSocket handshakes refused (origin, per-IP limit).", metrics.handshakes_refused);
     single(&o, "qrlogin_worker_jobs_pending", "gauge", "CPU jobs queued or running.",
            workers_pending);
+    single(&o, "qrlogin_tickets_live", "gauge", "Tickets waiting for a scan or a decision.",
+           (int64_t)tickets_live);
     for (int h = 0; h < MH__N; h++)
         histogram(&o, (enum metric_hist)h);
     return o.overflow ? -1 : (int)(o.p - buf);

@@ -48,7 +48,8 @@ void metrics_observe(enum metric_hist h, int64_t usec);
 extern struct metrics metrics;
 
 /* Renders the exposition text into out. Returns the length or -1 if short. */
-int metrics_render(char *out, size_t outsz, int workers_pending);
+/* workers_pending and tickets_live are gauges owned by other modules. */
+int metrics_render(char *out, size_t outsz, int workers_pending, size_t tickets_live);
 
 /* Maps a revoke reason string to its counter index (MRV__N if unknown). */
 enum metric_revoke metrics_revoke_index(const char *reason);

@@ -2,7 +2,7 @@
 import {
   test, describe, before, after, assert, startBroker, stopAll, get, getJson, apiMe, jwks,
   phoneLogin, verifyAccess, decodeJwt, decodeHeader, tamper, forge, assertBearer401,
-  sleepUntilSec, assertFreshLifetime,
+  sleepUntilSec, assertFreshLifetime, connect, pcTicket,
 } from './harness.mjs';
 
 let broker;
@@ -75,6 +75,25 @@ describe('health and metrics', () => {
       assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)( -?\d+)?$/,
         `not a Prometheus sample line: ${line}`);
     }
+  });
+
+  test('qrlogin_tickets_live counts the tickets waiting, and drops when a PC leaves', async () => {
+    const live = async () => {
+      const m = (await get(broker, '/metrics')).body.match(/^qrlogin_tickets_live (\d+)$/m);
+      assert.ok(m, 'no qrlogin_tickets_live sample');
+      return Number(m[1]);
+    };
+    const before = await live();
+    const pc = await connect(broker);
+    await pcTicket(pc);
+    assert.equal(await live(), before + 1);
+    await pc.close();
+    let after = await live();
+    for (let i = 0; i < 50 && after !== before; i += 1) { // the close reaches the broker
+      await new Promise((r) => setTimeout(r, 20));
+      after = await live();
+    }
+    assert.equal(after, before, 'the ticket of a closed PC socket is still counted');
   });
 });
 

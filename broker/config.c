@@ -138,7 +138,11 @@ static const struct opt opts[] = {
      "largest WebSocket message accepted (bigger closes 1009)"},
     COUNT("msg-rate", "N", "20", 1, 100000, "messages per second per socket", msg_rate),
     COUNT("msg-burst", "N", "40", 1, 100000, "message burst per socket", msg_burst),
-    COUNT("threads", "N", "0", 0, 256, "worker threads; 0 = CPUs this process may use", threads),
+    COUNT("threads", "N", "0", 0, 256,
+          "worker threads per process; 0 = CPUs this process may use, shared out among --workers",
+          threads),
+    COUNT("workers", "N", "1", 1, 64,
+          "processes sharing the port (SO_REUSEPORT); more than 1 needs the redis store", workers),
     COUNT("pbkdf2-iterations", "N", "600000", 1000, 10000000,
           "PBKDF2-HMAC-SHA256 iterations for new password hashes", pbkdf2_iterations),
     {"demo", T_FLAG, NULL, NULL, "off", 0, 0, FIELD(demo), NULL,
@@ -975,8 +979,20 @@ static int derive(struct config *c, char *err, size_t errsz)
         snprintf(c->web_root, sizeof c->web_root, "%s",
                  is_dir(QRLOGIN_SOURCE_WEB_ROOT) ? QRLOGIN_SOURCE_WEB_ROOT
                                                  : QRLOGIN_INSTALL_WEB_ROOT);
+    /* Each process would open the same SQLite file and keep its own tickets,
+     * so a PC's ticket confirmed through another process would never reach
+     * it: only the Redis store is shared between processes. */
+    if (c->workers > 1 && strncmp(c->store_url, "redis://", 8) != 0)
+        return fail(err, errsz, "--workers",
+                    "more than 1 needs --store redis://... (each process would open the same "
+                    "SQLite file and keep its own tickets; only the Redis store is shared)");
     if (c->threads == 0) {
+        /* The CPUs are shared by every process: ceil(cpus / workers) each,
+         * at least one, so signing never waits for an idle CPU in another
+         * process and the pools together do not exceed the CPUs by more
+         * than workers - 1 threads. */
         int n = config_cpus_available();
+        n = (n + c->workers - 1) / c->workers;
         c->threads = n > 256 ? 256 : n;
     }
     return 0;

@@ -51,7 +51,8 @@ struct config {
     int max_message;              /* bytes, 4096 */
     int msg_rate;                 /* messages per second per socket, 20 */
     int msg_burst;                /* 40 */
-    int threads;                  /* 0 = CPUs this process may use */
+    int threads;                  /* 0 = CPUs this process may use (per worker) */
+    int workers;                  /* processes sharing the port, 1 (default) to 64 */
     int pbkdf2_iterations;        /* 600000 */
     bool demo;
     int log_level;                /* enum log_level */
@@ -65,7 +66,8 @@ enum config_rc { CONFIG_OK = 0, CONFIG_HELP = 1, CONFIG_BAD = 2 };
  * if non-NULL, max 4). Then derives what depends on other options:
  * keys_dir, store_url, public_url (first non-loopback IPv4 + port), audience,
  * allowed origin (public URL's origin), web_root (source tree's web/ or the
- * installed one), threads (sched_getaffinity and cgroup cpu.max).
+ * installed one), threads (sched_getaffinity and cgroup cpu.max, shared out
+ * among workers). workers > 1 without a redis:// store is CONFIG_BAD.
  * On CONFIG_BAD, err holds one line naming the option and what it accepts.
  * On CONFIG_HELP, nothing was validated. */
 enum config_rc config_load(struct config *c, int argc, char **argv, const char **positional,

@@ -7,6 +7,7 @@
 
 #include "broker.h"
 #include "clock.h"
+#include "cluster.h"
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
@@ -48,6 +49,7 @@ struct qr_job {
     char url[1024];
     char *svg;
     size_t svg_len;
+    bool unplaced; /* the cluster could not record where the ticket lives */
 };
 
 static void qr_run(struct work *w)
@@ -68,11 +70,13 @@ static void qr_done(struct work *w)
     } else if (!j->is_reply && !current) {
         /* a rotation overtaken by a cancel, an expiry or a newer ticket */
     } else if (!j->svg) {
-        log_error("ticket %s…: QR encoding failed", log_ticket_prefix(j->ticket, p));
+        log_error("ticket %s…: %s", log_ticket_prefix(j->ticket, p),
+                  j->unplaced ? "Redis did not record it" : "QR encoding failed");
         if (current)
             tickets_cancel_pc(j->pc_conn);
         if (j->is_reply)
-            reply_error(&j->r, E_INTERNAL, "could not draw the QR code");
+            reply_error(&j->r, E_INTERNAL,
+                        j->unplaced ? "the store is unavailable" : "could not draw the QR code");
         else
             push_simple(j->pc_conn, "ticket.expired", j->ticket);
         pc_changed(j->pc_conn);
@@ -105,6 +109,22 @@ static void qr_done(struct work *w)
     free(j);
 }
 
+/* In a cluster the code is drawn once every node can find where the ticket
+ * lives (so a phone's scan on any node reaches it); placing runs in order on
+ * one Redis connection, so a PC's codes still leave in request order. */
+static void ticket_placed(void *arg, bool ok)
+{
+    struct qr_job *j = arg;
+    if (!ok) {
+        j->unplaced = true;
+        qr_done(&j->work);
+        return;
+    }
+    /* One connection's codes are drawn in order, so its `ticket` messages
+     * leave in the order of its requests and the last one is the live code. */
+    workers_submit_ordered(&j->work, j->pc_conn);
+}
+
 /* Queues the drawing of t's QR; r is the ticket.new to answer, or NULL for a
  * rotation push. Returns -1 only when out of memory. */
 static int send_ticket(const struct req *r, const struct ticket *t)
@@ -122,9 +142,7 @@ static int send_ticket(const struct req *r, const struct ticket *t)
     snprintf(j->url, sizeof j->url, "%s/m/#t=%s", broker.cfg.public_url, t->id);
     j->work.run = qr_run;
     j->work.done = qr_done;
-    /* One connection's codes are drawn in order, so its `ticket` messages
-     * leave in the order of its requests and the last one is the live code. */
-    workers_submit_ordered(&j->work, t->pc_conn);
+    cluster_ticket_place(t->id, broker.cfg.ticket_ttl * 1000, ticket_placed, j);
     return 0;
 }
 
@@ -244,6 +262,30 @@ void handle_ticket_cancel(struct conn *c, const struct req *r, const struct json
 }
 
 /* ---- phone side ---- */
+/* A phone's request about a ticket, as it runs on the node that holds the
+ * ticket: taken from the phone's socket here, or forwarded by the node the
+ * phone is connected to (cluster.h). Replies go to r.conn wherever it is. */
+
+enum phone_op { OP_SCAN, OP_CONFIRM, OP_DENY };
+static const char *const op_names[] = {"scan", "confirm", "deny"};
+
+struct phone_req {
+    enum phone_op op;
+    struct req r;
+    int64_t user_id;
+    char user_name[USER_NAME_MAX + 1];
+    char sid[SID_MAX];
+    char ticket[TICKET_LEN + 1];
+    char code[4];
+    bool has_code;
+};
+
+static bool ticket_id_ok(const char *s)
+{
+    return strlen(s) == TICKET_LEN &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+               TICKET_LEN;
+}
 
 /* A ticket field: exactly our format, else it cannot exist (not_found). */
 static int get_ticket(const struct json_doc *d, const struct req *r, char out[TICKET_LEN + 1])
@@ -254,9 +296,7 @@ static int get_ticket(const struct json_doc *d, const struct req *r, char out[TI
         reply_error(r, E_BAD_REQUEST, "ticket must be a string");
         return -1;
     }
-    if (rc || strlen(buf) != TICKET_LEN ||
-        strspn(buf, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
-            TICKET_LEN) {
+    if (rc || !ticket_id_ok(buf)) {
         reply_error(r, E_NOT_FOUND, NULL);
         return -1;
     }
@@ -282,19 +322,17 @@ static void reply_ticket_rc(const struct req *r, enum ticket_rc rc)
     }
 }
 
-void handle_ticket_scan(struct conn *c, const struct req *r, const struct json_doc *d)
+static void scan_here(const struct phone_req *p)
 {
-    char id[TICKET_LEN + 1];
-    if (get_ticket(d, r, id))
-        return;
     const struct ticket *t;
-    enum ticket_rc rc = tickets_scan(id, c->user_id, c->user_name, c->id, c->sid, &t);
+    enum ticket_rc rc =
+        tickets_scan(p->ticket, p->user_id, p->user_name, p->r.conn, p->sid, &t);
     if (rc) {
-        reply_ticket_rc(r, rc);
+        reply_ticket_rc(&p->r, rc);
         return;
     }
     struct jw w;
-    reply_start(&w, r, "ticket.info");
+    reply_start(&w, &p->r, "ticket.info");
     jw_kv_str(&w, "ticket", t->id);
     jw_kv_int(&w, "expires_in", tickets_expires_in(t, clock_now_ms()));
     jw_key(&w, "pc");
@@ -311,7 +349,7 @@ void handle_ticket_scan(struct conn *c, const struct req *r, const struct json_d
             jw_str(&w, t->choices[i]);
         jw_arr_close(&w);
     }
-    reply_finish(r, &w);
+    reply_finish(&p->r, &w);
     server_timers_kick();
 }
 
@@ -384,43 +422,197 @@ static void confirm_user_cb(void *arg, enum store_rc rc, const struct user_rec *
                     confirm_issued, x);
 }
 
-void handle_ticket_confirm(struct conn *c, const struct req *r, const struct json_doc *d)
+static void confirm_here(const struct phone_req *p, int64_t t0_us)
 {
-    char id[TICKET_LEN + 1], code[4] = "";
-    if (get_ticket(d, r, id))
-        return;
-    enum json_rc crc = json_get_str(d, 0, "code", code, sizeof code, NULL);
-    if (crc && crc != JSON_MISSING) {
-        reply_error(r, E_BAD_REQUEST, "code must be a two-digit string");
-        return;
-    }
     struct confirm_ctx *x = calloc(1, sizeof *x);
     if (!x) {
-        reply_error(r, E_INTERNAL, NULL);
+        reply_error(&p->r, E_INTERNAL, NULL);
         return;
     }
-    x->r = *r;
-    x->t0_us = clock_mono_us();
-    x->user_id = c->user_id;
-    snprintf(x->phone_sid, sizeof x->phone_sid, "%s", c->sid);
-    enum ticket_rc rc = tickets_confirm(id, c->user_id, crc ? NULL : code, &x->t);
+    x->r = p->r;
+    x->t0_us = t0_us;
+    x->user_id = p->user_id;
+    snprintf(x->phone_sid, sizeof x->phone_sid, "%s", p->sid);
+    enum ticket_rc rc =
+        tickets_confirm(p->ticket, p->user_id, p->has_code ? p->code : NULL, &x->t);
     if (rc) {
-        reply_ticket_rc(r, rc);
+        reply_ticket_rc(&p->r, rc);
         free(x);
         return;
     }
-    broker.store->ops->user_by_id(broker.store, c->user_id, confirm_user_cb, x);
+    broker.store->ops->user_by_id(broker.store, p->user_id, confirm_user_cb, x);
+}
+
+static void deny_here(const struct phone_req *p)
+{
+    enum ticket_rc rc = tickets_deny(p->ticket, p->user_id);
+    if (rc) {
+        reply_ticket_rc(&p->r, rc);
+        return;
+    }
+    reply_ok(&p->r, p->ticket);
+}
+
+static void phone_run(const struct phone_req *p, int64_t t0_us)
+{
+    switch (p->op) {
+    case OP_SCAN:
+        scan_here(p);
+        break;
+    case OP_CONFIRM:
+        confirm_here(p, t0_us);
+        break;
+    case OP_DENY:
+        deny_here(p);
+        break;
+    }
+}
+
+/* ---- forwarding to the ticket's node ---- */
+
+static void forwarded(void *arg, long received)
+{
+    struct phone_req *p = arg;
+    /* Nobody listens on that node's channel: it died, and its PC with it. */
+    if (received == 0)
+        reply_error(&p->r, E_NOT_FOUND, NULL);
+    else if (received < 0)
+        reply_error(&p->r, E_INTERNAL, "the store is unavailable");
+    free(p);
+}
+
+static void forward(struct phone_req *p, uint32_t node)
+{
+    struct jw w;
+    jw_init(&w, 0);
+    jw_obj_open(&w);
+    jw_kv_str(&w, "op", op_names[p->op]);
+    jw_kv_int(&w, "conn", (int64_t)p->r.conn);
+    if (p->r.id_raw[0]) {
+        jw_key(&w, "id");
+        jw_raw(&w, p->r.id_raw, strlen(p->r.id_raw));
+    }
+    jw_kv_int(&w, "user_id", p->user_id);
+    jw_kv_str(&w, "user_name", p->user_name);
+    jw_kv_str(&w, "sid", p->sid);
+    jw_kv_str(&w, "ticket", p->ticket);
+    if (p->has_code)
+        jw_kv_str(&w, "code", p->code);
+    jw_obj_close(&w);
+    size_t len;
+    char *json = jw_finish(&w, &len);
+    if (!json) {
+        reply_error(&p->r, E_INTERNAL, NULL);
+        free(p);
+        return;
+    }
+    cluster_forward(node, json, len, forwarded, p);
+    free(json);
+}
+
+static void located(void *arg, enum cluster_where where, uint32_t node)
+{
+    struct phone_req *p = arg;
+    switch (where) {
+    case CLUSTER_HERE:
+    case CLUSTER_UNKNOWN: /* no node has it: here says not_found */
+        phone_run(p, clock_mono_us());
+        break;
+    case CLUSTER_ELSEWHERE:
+        forward(p, node);
+        return; /* forwarded() frees p */
+    case CLUSTER_ERROR:
+        reply_error(&p->r, E_INTERNAL, "the store is unavailable");
+        break;
+    }
+    free(p);
+}
+
+static void phone_request(struct conn *c, const struct req *r, const struct json_doc *d,
+                          enum phone_op op)
+{
+    struct phone_req p = {.op = op, .r = *r, .user_id = c->user_id};
+    if (get_ticket(d, r, p.ticket))
+        return;
+    if (op == OP_CONFIRM) {
+        char code[4] = "";
+        enum json_rc crc = json_get_str(d, 0, "code", code, sizeof code, NULL);
+        if (crc && crc != JSON_MISSING) {
+            reply_error(r, E_BAD_REQUEST, "code must be a two-digit string");
+            return;
+        }
+        if (!crc) {
+            memcpy(p.code, code, sizeof p.code);
+            p.has_code = true;
+        }
+    }
+    snprintf(p.user_name, sizeof p.user_name, "%s", c->user_name);
+    snprintf(p.sid, sizeof p.sid, "%s", c->sid);
+    if (!cluster_on()) {
+        phone_run(&p, clock_mono_us());
+        return;
+    }
+    struct phone_req *q = malloc(sizeof *q);
+    if (!q) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    *q = p;
+    cluster_ticket_locate(q->ticket, located, q);
+}
+
+void handle_ticket_scan(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    phone_request(c, r, d, OP_SCAN);
+}
+
+void handle_ticket_confirm(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    phone_request(c, r, d, OP_CONFIRM);
 }
 
 void handle_ticket_deny(struct conn *c, const struct req *r, const struct json_doc *d)
 {
-    char id[TICKET_LEN + 1];
-    if (get_ticket(d, r, id))
-        return;
-    enum ticket_rc rc = tickets_deny(id, c->user_id);
-    if (rc) {
-        reply_ticket_rc(r, rc);
+    phone_request(c, r, d, OP_DENY);
+}
+
+/* A request another node forwarded (cluster.c). That node checked the
+ * socket's sign-in and the fields; still, nothing from the wire is trusted
+ * blindly: a malformed message is dropped. */
+void handle_ticket_forwarded(const char *json, size_t len)
+{
+    struct json_doc d;
+    struct phone_req p = {0};
+    char op[16];
+    int64_t conn;
+    if (json_parse(&d, json, len) || json_get_str(&d, 0, "op", op, sizeof op, NULL) ||
+        json_get_int(&d, 0, "conn", &conn) ||
+        json_get_int(&d, 0, "user_id", &p.user_id) ||
+        json_get_str(&d, 0, "user_name", p.user_name, sizeof p.user_name, NULL) ||
+        json_get_str(&d, 0, "sid", p.sid, sizeof p.sid, NULL) ||
+        json_get_str(&d, 0, "ticket", p.ticket, sizeof p.ticket, NULL) || !ticket_id_ok(p.ticket)) {
+        log_warn("cluster: malformed forwarded ticket request dropped");
         return;
     }
-    reply_ok(r, id);
+    if (!strcmp(op, "scan"))
+        p.op = OP_SCAN;
+    else if (!strcmp(op, "confirm"))
+        p.op = OP_CONFIRM;
+    else if (!strcmp(op, "deny"))
+        p.op = OP_DENY;
+    else
+        return;
+    p.r.conn = (uint64_t)conn;
+    p.has_code = json_get_str(&d, 0, "code", p.code, sizeof p.code, NULL) == JSON_OK;
+    int id = json_member(&d, 0, "id");
+    if (id >= 0) {
+        /* the raw JSON of the phone's id, quotes included for a string */
+        int q = json_type(&d, id) == 's';
+        size_t start = (size_t)d.tok[id].start - (size_t)q, end = (size_t)d.tok[id].end + (size_t)q;
+        if (end - start > REQ_ID_RAW_MAX)
+            return;
+        memcpy(p.r.id_raw, json + start, end - start);
+        p.r.id_raw[end - start] = '\0';
+    }
+    phone_run(&p, clock_mono_us());
 }

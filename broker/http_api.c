@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "cluster.h"
 #include "clock.h"
 #include "hmap.h"
 #include "json.h"
@@ -121,8 +122,14 @@ static void wait_for_result(struct http_pss *p)
 
 static void get_healthz(struct http_pss *p)
 {
-    bool ok = broker.store && broker.store->ops->healthy(broker.store);
-    const char *body = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
+    bool ok = broker.store && broker.store->ops->healthy(broker.store) && cluster_healthy();
+    char body[64];
+    /* A cluster node also says which node answered (for operators and the
+     * cluster tests). */
+    int n = snprintf(body, sizeof body, "{\"status\":\"%s\"", ok ? "ok" : "unavailable");
+    if (cluster_on())
+        n += snprintf(body + n, sizeof body - (size_t)n, ",\"node\":\"%06x\"", cluster_node());
+    snprintf(body + n, sizeof body - (size_t)n, "}");
     respond_text(p, ok ? 200 : 503, "application/json", "no-store", body, strlen(body));
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "tickets.h"
 
@@ -27,6 +28,7 @@ static struct hmap conns;
 static struct hmap ips;
 static struct hmap sessions;
 static uint64_t next_id = 1;
+static uint64_t id_base; /* the cluster node's bits (cluster.h) */
 static int64_t idle_timeout;
 
 static struct hub_session *session_find(const char *sid)
@@ -45,7 +47,7 @@ struct conn *hub_conn_new(struct lws *wsi)
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->id = next_id++;
+    c->id = id_base | next_id++;
     c->wsi = wsi;
     c->kind = CONN_KIND_ANON;
     if (hmap_insert(&conns, &c->by_id, hmap_hash_u64(c->id))) {
@@ -83,10 +85,13 @@ static void session_unlink(struct conn *c)
     c->sess_prev = c->sess_next = NULL;
     c->sess = NULL;
     if (!s->head) {
+        cluster_session_here(s->sid, false);
         hmap_remove(&sessions, &s->node);
         free(s);
     }
 }
+
+void hub_set_id_base(uint64_t base) { id_base = base; }
 
 void hub_set_idle_timeout(int64_t secs) { idle_timeout = secs; }
 
@@ -122,6 +127,7 @@ void hub_attach(struct conn *c, int64_t user_id, const char *user_name, const ch
             free(s);
             return;
         }
+        cluster_session_here(sid, true);
     }
     c->sess = s;
     c->sess_next = s->head;
@@ -279,6 +285,12 @@ int hub_send(uint64_t conn_id, struct out_msg *msg)
 {
     if (!msg)
         return -1;
+    if (cluster_is_remote(conn_id)) {
+        /* A socket of another node: its node writes it. */
+        cluster_deliver(conn_id, msg->buf + LWS_PRE, msg->len);
+        free(msg);
+        return 0;
+    }
     struct conn *c = hub_get(conn_id);
     if (!c || c->close_code) {
         free(msg);

@@ -98,6 +98,8 @@ void hub_detach(struct conn *c);
  * gone or its queue overflowed (then it is being closed); msg is consumed
  * either way. */
 int hub_send(uint64_t conn_id, struct out_msg *msg);
+/* Ids of new connections are base | counter (the cluster node's bits). */
+void hub_set_id_base(uint64_t base);
 struct out_msg *hub_msg_alloc(size_t len);
 /* Starts a JSON message whose buffer can be queued without copying. */
 void hub_jw_init(struct jw *w);

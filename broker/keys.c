@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,9 +168,12 @@ static void keys_fsync_dir(const char *dir)
 }
 
 /* Writes data to dir/name atomically: a 0600 temp file in the same directory,
- * fsync, then rename(). */
+ * fsync, then rename(). With keep_existing the temp file is link()ed instead,
+ * which fails if the name exists: when several brokers sharing a keys
+ * directory start at once, the first secret written is the one all of them
+ * load (a rename would let each keep its own). */
 static int keys_write_atomic(const char *dir, const char *name, const void *data, size_t len,
-                             char *err, size_t errsz)
+                             bool keep_existing, char *err, size_t errsz)
 {
     char tmp[PATH_MAX], final[PATH_MAX];
     char tmpname[KEYS_NAME_MAX + 16];
@@ -193,8 +197,14 @@ static int keys_write_atomic(const char *dir, const char *name, const void *data
         rc = fsync(fd);
     if (close(fd) != 0)
         rc = -1;
-    if (!rc)
+    if (!rc && keep_existing) {
+        rc = link(tmp, final);
+        if (rc && errno == EEXIST)
+            rc = 0; /* someone else's secret won: it is the one to load */
+        unlink(tmp);
+    } else if (!rc) {
         rc = rename(tmp, final);
+    }
     if (rc) {
         keys_err(err, errsz, "cannot write %s: %s", final, strerror(errno));
         unlink(tmp);
@@ -479,7 +489,8 @@ int keys_generate_es256(const char *dir, char *new_kid, size_t kid_size, char *e
         keys_err(err, errsz, "cannot generate an ES256 key");
         goto out;
     }
-    rc = keys_write_atomic(dir, name, pem, strnlen((const char *)pem, sizeof pem), err, errsz);
+    rc = keys_write_atomic(dir, name, pem, strnlen((const char *)pem, sizeof pem), false, err,
+                           errsz);
     if (rc)
         goto out;
     if (new_kid && kid_size > 0)
@@ -514,7 +525,7 @@ static int keys_ensure_secret(const char *dir, const char *name, char *err, size
         goto out;
     }
     text[n++] = '\n';
-    rc = keys_write_atomic(dir, name, text, (size_t)n, err, errsz);
+    rc = keys_write_atomic(dir, name, text, (size_t)n, true, err, errsz);
 out:
     mbedtls_platform_zeroize(secret, sizeof secret);
     mbedtls_platform_zeroize(text, sizeof text);
@@ -621,6 +632,110 @@ void keys_free(struct keyset *ks)
     keyring_free(&ks->refresh);
 }
 
+/* ---- reload ------------------------------------------------------------------ */
+
+/* One lock for every keyset (there is one per process; tests make several,
+ * and a swap of one briefly blocking readers of another costs nothing). The
+ * writer-preferring kind matters: with glibc's default, a steady stream of
+ * overlapping signatures on the worker threads could hold a swap off
+ * forever. A static initializer, so the lock exists before any thread and
+ * needs no init/teardown order. */
+#ifdef PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
+static pthread_rwlock_t keys_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+#else
+static pthread_rwlock_t keys_lock = PTHREAD_RWLOCK_INITIALIZER;
+#endif
+
+void keys_read_lock(void) { pthread_rwlock_rdlock(&keys_lock); }
+void keys_read_unlock(void) { pthread_rwlock_unlock(&keys_lock); }
+
+int keys_reload_stage(const char *dir, struct keyring *staged, char *err, size_t errsz)
+{
+    if (!dir || !staged)
+        return -1;
+    memset(staged, 0, sizeof *staged);
+    staged->current = -1;
+    /* The same reader keys_load uses, so a reload accepts exactly what a
+     * restart would; unlike keys_load it creates nothing: a directory that
+     * lost its keys is an error to report, not a reason to mint a new one. */
+    if (keys_load_es256_ring(dir, staged, err, errsz) == 0)
+        return 0;
+    keyring_free(staged);
+    return -1;
+}
+
+static bool keys_signs_es256(const struct keyset *ks)
+{
+    const struct jwt_key *cur = keyring_current(&ks->access);
+    return cur && cur->alg == JWT_ES256;
+}
+
+/* Only the thread that commits writes ks, so reading ks->access here needs
+ * no lock; the swap itself is what readers must not see half done. */
+int keys_reload_commit(struct keyset *ks, struct keyring *staged)
+{
+    struct keyring old;
+
+    if (!ks || !staged)
+        return -1;
+    if (!keys_signs_es256(ks) || !keyring_current(staged)) {
+        keyring_free(staged);
+        return -1;
+    }
+    pthread_rwlock_wrlock(&keys_lock);
+    old = ks->access;
+    ks->access = *staged;
+    pthread_rwlock_unlock(&keys_lock);
+    keyring_free(&old); /* no reader can hold it any more */
+    memset(staged, 0, sizeof *staged);
+    staged->current = -1;
+    return 0;
+}
+
+int keys_reload(const char *dir, struct keyset *ks, char *err, size_t errsz)
+{
+    struct keyring staged;
+
+    if (!ks || !keys_signs_es256(ks)) {
+        keys_err(err, errsz, "access tokens are HS256: there are no ES256 keys to reload");
+        return -1;
+    }
+    if (keys_reload_stage(dir, &staged, err, errsz))
+        return -1;
+    return keys_reload_commit(ks, &staged);
+}
+
+int keys_dir_stamp(const char *dir, struct keys_dir_stamp *st)
+{
+    struct stat sb;
+    struct dirent *de;
+    DIR *d;
+
+    memset(st, 0, sizeof *st);
+    if (!dir || stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return -1;
+    d = opendir(dir);
+    if (!d)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        int64_t created;
+        if (strnlen(de->d_name, KEYS_NAME_MAX) < KEYS_NAME_MAX &&
+            keys_parse_es256_name(de->d_name, &created) == 0)
+            st->es256_files++;
+    }
+    closedir(d);
+    st->dev = (uint64_t)sb.st_dev;
+    st->ino = (uint64_t)sb.st_ino;
+    st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    return 0;
+}
+
+bool keys_dir_stamp_equal(const struct keys_dir_stamp *a, const struct keys_dir_stamp *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->mtime_ns == b->mtime_ns &&
+           a->es256_files == b->es256_files;
+}
+
 /* Appends one public JWK; never touches the private scalar. */
 static int keys_jwk_append(const struct jwt_key *k, int first, char *out, size_t outsz,
                            size_t *pos)
@@ -659,6 +774,7 @@ int keys_jwks_json(const struct keyset *ks, char *out, size_t outsz)
     if (!ks || !out || outsz == 0)
         return -1;
     out[0] = '\0';
+    keys_read_lock();
     kr = &ks->access;
     cur = keyring_current(kr);
     rc = keys_append_str("{\"keys\":[", out, outsz, &pos);
@@ -676,6 +792,7 @@ int keys_jwks_json(const struct keyset *ks, char *out, size_t outsz)
     }
     if (!rc)
         rc = keys_append_str("]}", out, outsz, &pos);
+    keys_read_unlock();
     if (rc || pos > INT_MAX) {
         out[0] = '\0';
         return -1;

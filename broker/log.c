@@ -9,7 +9,17 @@
 static enum log_level current = QLOG_INFO;
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
+static char tag[48]; /* with its trailing space, or "" */
+
 void log_set_level(enum log_level level) { current = level; }
+
+void log_set_tag(const char *t)
+{
+    if (t && *t)
+        snprintf(tag, sizeof tag, "%s ", t);
+    else
+        tag[0] = '\0';
+}
 enum log_level log_get_level(void) { return current; }
 
 int log_level_parse(const char *s)
@@ -37,7 +47,7 @@ void log_write(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03ldZ %-5s %s\n", ts, now.tv_nsec / 1000000, names[level], line);
+    fprintf(stderr, "%s.%03ldZ %-5s %s%s\n", ts, now.tv_nsec / 1000000, names[level], tag, line);
 }
 
 const char *log_ticket_prefix(const char *ticket, char out[7])

@@ -13,6 +13,11 @@ enum log_level log_get_level(void);
 /* Parses "error|warn|info|debug"; returns -1 on anything else. */
 int log_level_parse(const char *s);
 
+/* A tag written after the level on every line, e.g. "[worker 2 pid 4711]",
+ * so that the processes of --workers N can be told apart in one stream.
+ * Empty (the default) writes nothing. Set it before any thread starts. */
+void log_set_tag(const char *tag);
+
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

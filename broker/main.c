@@ -14,6 +14,8 @@
 #include "password.h"
 #include "rng.h"
 #include "server.h"
+#include "supervisor.h"
+#include "store_wait.h"
 
 static void usage(FILE *f) { config_print_help(f); }
 
@@ -48,6 +50,7 @@ static struct store *open_store(void)
 struct create_result {
     enum store_rc rc;
     int64_t id;
+    bool done;
 };
 
 static void on_user_created(void *arg, enum store_rc rc, const struct user_rec *u)
@@ -55,6 +58,7 @@ static void on_user_created(void *arg, enum store_rc rc, const struct user_rec *
     struct create_result *r = arg;
     r->rc = rc;
     r->id = rc ? 0 : u->id;
+    r->done = true;
 }
 
 /* One line from stdin; with a terminal, prompt twice without echo. */
@@ -83,7 +87,9 @@ static int read_password(char *out, size_t outsz)
     return n ? 0 : -1;
 }
 
-static int create_user(struct store *st, const char *name, const char *password)
+/* w: the loop a networked store answers on (NULL when it answers inline). */
+static int create_user(struct store *st, struct store_wait *w, const char *name,
+                       const char *password)
 {
     char hash[PASSWORD_HASH_MAX];
     if (password_hash(password, strlen(password), broker.cfg.pbkdf2_iterations, hash,
@@ -91,9 +97,11 @@ static int create_user(struct store *st, const char *name, const char *password)
         log_error("could not hash the password");
         return -1;
     }
-    struct create_result r = {STORE_ERROR, 0};
+    struct create_result r = {STORE_ERROR, 0, false};
     st->ops->user_create(st, name, hash, on_user_created, &r);
     mbedtls_platform_zeroize(hash, sizeof hash);
+    if (w)
+        store_wait_until(w, &r.done, 10000);
     if (r.rc == STORE_CONFLICT)
         fprintf(stderr, "qrlogin-broker: user '%s' already exists\n", name);
     else if (r.rc)
@@ -118,10 +126,12 @@ static int cmd_useradd(int argc, char **argv)
         return 2;
     }
     struct store *st = rng_init() ? NULL : open_store();
-    int rc = st ? create_user(st, pos[0], password) : -1;
+    struct store_wait *w = st ? store_wait_open(st, 10000) : NULL;
+    if (st && !w)
+        fprintf(stderr, "qrlogin-broker useradd: the store did not answer within 10 s\n");
+    int rc = w ? create_user(st, w, pos[0], password) : -1;
     mbedtls_platform_zeroize(password, sizeof password);
-    if (st)
-        st->ops->close(st);
+    store_wait_close(w); /* closes st */
     rng_free();
     if (!rc)
         printf("user '%s' created\n", pos[0]);
@@ -144,8 +154,8 @@ static int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "qrlogin-broker keygen: %s\n", err);
         return 1;
     }
-    printf("new ES256 signing key %s in %s (current from the next start; older keys stay "
-           "published)\n",
+    printf("new ES256 signing key %s in %s (running brokers sharing the directory make it "
+           "current within seconds, or at once on SIGHUP; older keys stay published)\n",
            kid, broker.cfg.keys_dir);
     return 0;
 }
@@ -168,15 +178,17 @@ static int ensure_demo_user(void)
         return 0;
     if (rc != STORE_NOT_FOUND)
         return -1;
-    if (create_user(broker.store, "demo", "demo"))
+    if (create_user(broker.store, NULL, "demo", "demo"))
         return -1;
     log_info("--demo: created user 'demo' with password 'demo'");
     return 0;
 }
 
-static int cmd_serve(int argc, char **argv)
+/* One broker process: the whole daemon with --workers 1, or one worker of
+ * --workers N (after fork, so its DRBG, keys, store and lws context are its
+ * own). */
+static int serve_process(void)
 {
-    load_config(argc, argv, NULL, NULL);
     char err[512];
     int status = 1;
     if (rng_init()) {
@@ -191,16 +203,55 @@ static int cmd_serve(int argc, char **argv)
     broker.store = open_store();
     if (!broker.store)
         goto out_keys;
-    if (broker.cfg.demo && ensure_demo_user())
+    /* A Redis store answers only inside the loop: demo_user.c does it there. */
+    if (broker.cfg.demo && !store_needs_loop(broker.store) && ensure_demo_user())
         goto out_store;
     status = server_run();
 out_store:
-    broker.store->ops->close(broker.store);
+    if (broker.store) /* server_run closes a networked store itself */
+        broker.store->ops->close(broker.store);
 out_keys:
     keys_free(&broker.keys);
 out_rng:
     rng_free();
     return status;
+}
+
+static int serve_worker(int index, void *arg)
+{
+    (void)index;
+    (void)arg;
+    return serve_process();
+}
+
+/* --workers N: the parent only makes sure the key files exist before the
+ * children start (N processes loading an empty directory at once would each
+ * mint a first key and their own HS256 secrets), then supervises. It keeps
+ * no keys and no DRBG: each child loads and seeds its own. */
+static int serve_workers(void)
+{
+    struct keyset ks;
+    char err[512];
+
+    if (rng_init()) {
+        log_error("no entropy source");
+        return 1;
+    }
+    int rc = keys_load(broker.cfg.keys_dir, (enum jwt_alg)broker.cfg.access_alg, &ks, err,
+                       sizeof err);
+    keys_free(&ks);
+    rng_free();
+    if (rc) {
+        log_error("keys: %s", err);
+        return 1;
+    }
+    return supervisor_run(broker.cfg.workers, serve_worker, NULL);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    load_config(argc, argv, NULL, NULL);
+    return broker.cfg.workers > 1 ? serve_workers() : serve_process();
 }
 
 int main(int argc, char **argv)

@@ -11,10 +11,16 @@
 #include "auth_limits.h"
 #include "broker.h"
 #include "clock.h"
+#include "demo_user.h"
+#include "cluster.h"
 #include "http_api.h"
+#include "keys_watch.h"
 #include "hub.h"
+#include "listen_share.h"
 #include "log.h"
+#include "redis_link.h"
 #include "sessions.h"
+#include "supervisor.h"
 #include "tickets.h"
 #include "workers.h"
 #include "ws_conn.h"
@@ -26,6 +32,7 @@ static volatile sig_atomic_t stopping;
 static lws_sorted_usec_list_t tick_sul;
 static int64_t tick_armed_at; /* ms the tick is scheduled for; 0 = not armed */
 static lws_sorted_usec_list_t housekeeping_sul;
+static lws_sorted_usec_list_t connect_sul;
 
 void broker_token_params_init(void)
 {
@@ -65,9 +72,24 @@ void server_timers_kick(void)
     lws_sul_schedule(broker.ctx, 0, &tick_sul, on_tick, (lws_usec_t)delay_ms * LWS_US_PER_MS);
 }
 
+/* The networked store and the cluster links connect from the loop's first
+ * turn (lws initialises the vhost's protocols there); until they are up
+ * requests get errors and /healthz says 503. */
+static void on_connect_links(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    struct lws_vhost *vh = lws_get_vhost_by_name(broker.ctx, "qrlogin");
+    if (broker.store->ops->start)
+        broker.store->ops->start(broker.store, vh);
+    cluster_start(vh);
+}
+
 static void on_housekeeping(lws_sorted_usec_list_t *sul)
 {
     hub_housekeep(clock_now_ms(), broker.cfg.heartbeat);
+    keys_watch_tick();
+    if (store_needs_loop(broker.store))
+        demo_user_tick();
     lws_sul_schedule(broker.ctx, 0, sul, on_housekeeping, LWS_US_PER_SEC);
 }
 
@@ -78,6 +100,7 @@ static int loop_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
         workers_drain();
+        keys_watch_check_signal();
         return 0;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -93,6 +116,16 @@ static void on_signal(int sig)
         lws_cancel_service(broker.ctx);
 }
 
+/* SIGHUP: reload the keys. Only a flag and a wake-up here; the loop thread
+ * does the work. */
+static void on_hup(int sig)
+{
+    (void)sig;
+    keys_watch_signal();
+    if (broker.ctx)
+        lws_cancel_service(broker.ctx);
+}
+
 static void close_going_away(struct conn *c, void *arg)
 {
     (void)arg;
@@ -101,7 +134,7 @@ static void close_going_away(struct conn *c, void *arg)
 
 /* ---- the vhost ---- */
 
-static struct lws_protocols protocols[4];
+static struct lws_protocols protocols[6];
 static struct lws_http_mount mounts[5];
 static struct lws_protocol_vhost_options headers[6];
 static char csp[1024];
@@ -177,7 +210,13 @@ static struct lws_context *create_context(void)
         .per_session_data_size = http_api_pss_size(),
     };
     protocols[2] = (struct lws_protocols){.name = "qrlogin-loop", .callback = loop_callback};
-    protocols[3] = (struct lws_protocols){0};
+    /* Redis connections (store and cluster), adopted as raw files. */
+    protocols[3] = (struct lws_protocols){.name = REDIS_LINK_PROTOCOL,
+                                          .callback = redis_link_lws_callback};
+    /* Our own shared listening socket with --workers N (listen_share.h). */
+    protocols[4] = (struct lws_protocols){.name = LISTEN_SHARE_PROTOCOL,
+                                          .callback = listen_share_callback};
+    protocols[5] = (struct lws_protocols){0};
 
     setup_mounts();
     setup_headers();
@@ -187,7 +226,11 @@ static struct lws_context *create_context(void)
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = broker.cfg.listen_port;
+    /* Several processes on one port: lws cannot share its listener in this
+     * build (LWS-NOTES §6), so each worker process opens its own
+     * SO_REUSEPORT socket (server_run) and lws listens on nothing. One
+     * process keeps lws's own listener, which every test exercises. */
+    info.port = broker.cfg.workers > 1 ? CONTEXT_PORT_NO_LISTEN_SERVER : broker.cfg.listen_port;
     bool any = !strcmp(broker.cfg.listen_host, "0.0.0.0") || !strcmp(broker.cfg.listen_host, "::");
     info.iface = any ? NULL : broker.cfg.listen_host;
     info.protocols = protocols;
@@ -240,11 +283,26 @@ int server_run(void)
     hub_set_idle_timeout(broker.cfg.idle_timeout);
     handlers_tickets_init();
 
+    char err[256];
+    if (cluster_init(broker.cfg.store_url, err, sizeof err)) {
+        log_error("cluster: %s", err);
+        return 1;
+    }
     broker.ctx = create_context();
     if (!broker.ctx) {
         log_error("could not listen on %s:%d", broker.cfg.listen_host, broker.cfg.listen_port);
+        cluster_shutdown();
         return 1;
     }
+    if (broker.cfg.workers > 1 &&
+        listen_share_start(lws_get_vhost_by_name(broker.ctx, "qrlogin"), broker.cfg.listen_host,
+                           broker.cfg.listen_port)) {
+        lws_context_destroy(broker.ctx);
+        broker.ctx = NULL;
+        cluster_shutdown();
+        return 1;
+    }
+    lws_sul_schedule(broker.ctx, 0, &connect_sul, on_connect_links, 0);
     if (workers_start(broker.cfg.threads, wake_loop, broker.ctx)) {
         log_error("could not start %d worker threads", broker.cfg.threads);
         lws_context_destroy(broker.ctx);
@@ -258,6 +316,9 @@ int server_run(void)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    keys_watch_start();
     signal(SIGPIPE, SIG_IGN);
     /* A full disk or a file-size limit must fail the write (the store
      * reports it, /healthz turns 503), not kill the daemon. */
@@ -267,12 +328,16 @@ int server_run(void)
              broker.cfg.listen_port, broker.cfg.threads);
     log_info("PC login page: %s/   phone page: %s/m/", broker.cfg.public_url,
              broker.cfg.public_url);
+    supervisor_child_ready(); /* with --workers N: this process serves */
 
     while (!stopping)
         if (lws_service(broker.ctx, 0) < 0)
             break;
 
-    /* Close every socket with 1001 and give the closes a moment to go out. */
+    /* Stop accepting (with --workers N the kernel sends new connections to
+     * the other processes at once), close every socket with 1001 and give
+     * the closes a moment to go out. */
+    listen_share_stop();
     log_info("shutting down: closing %zu sockets", hub_count());
     hub_each(close_going_away, NULL);
     int64_t deadline = clock_now_ms() + 2000;
@@ -281,7 +346,15 @@ int server_run(void)
 
     lws_sul_cancel(&tick_sul);
     lws_sul_cancel(&housekeeping_sul);
+    lws_sul_cancel(&connect_sul);
     workers_stop();
+    /* Redis connections live on lws file descriptors: closed before the
+     * context that owns them. */
+    cluster_shutdown();
+    if (store_needs_loop(broker.store)) {
+        broker.store->ops->close(broker.store);
+        broker.store = NULL;
+    }
     lws_context_destroy(broker.ctx);
     broker.ctx = NULL;
     tickets_shutdown();

@@ -50,6 +50,10 @@ typedef void (*sessions_done_cb)(void *arg, enum api_err err);
 void sessions_revoke(int64_t user_id, const char *sid, const char *reason, sessions_done_cb cb,
                      void *arg);
 
+/* Another node revoked sid (cluster.c): push session.revoked to the sockets
+ * of it that are here. The record is already written; nothing is counted. */
+void sessions_revoked_elsewhere(const char *sid, const char *reason);
+
 /* Token version up, every session of the user revoked and pushed. */
 void sessions_logout_all(int64_t user_id, sessions_done_cb cb, void *arg);
 

@@ -5,7 +5,35 @@
 
 #include <string.h>
 
+#include "sessions.h"
 #include "store.h"
+#include "workers.h"
+
+#define JTI_BYTES 16
+
+/* One pair signed on the worker pool; `then` runs on the loop. */
+struct sign_job {
+    struct work work;
+    struct claims access;   /* claims of the access token */
+    struct claims refresh;  /* claims of the refresh token */
+    struct issued out;
+    int rc;
+    void (*then)(struct sign_job *job);
+};
+
+/* Fills both claim sets of a pair for u (distinct jtis; the refresh jti is
+ * the one the session record tracks) and the job's run/done. 0 or -1. */
+int sessions__sign_prepare(struct sign_job *j, const struct user_rec *u, const char *sid,
+                           int64_t ver, const char *refresh_jti, int64_t refresh_exp, int64_t now);
+
+/* The refresh exp of a new pair: sliding refresh_ttl, never past the
+ * session's absolute max age. */
+int64_t sessions__refresh_exp_for(int64_t created_at_ms, int64_t now);
+
+int64_t sessions__secs_left(int64_t exp_s, int64_t now_s);
+
+/* Frees what the refresh module still holds (sessions_shutdown). */
+void sessions__refresh_shutdown(void);
 
 /* Bounded copy that always terminates (NULL copies as ""). */
 static inline void copy_str(char *dst, size_t size, const char *src)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "cluster.h"
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
@@ -32,6 +33,13 @@ void sessions__announce_revoked(const char *sid, const char *reason)
         metrics.revoked[i]++;
     log_info("session %s revoked (%s)", sid, reason);
     hub_each_in_session(sid, push_revoked, (void *)reason);
+    cluster_announce_revoked(sid, reason);
+}
+
+void sessions_revoked_elsewhere(const char *sid, const char *reason)
+{
+    log_debug("session %s revoked on another node (%s)", sid, reason);
+    hub_each_in_session(sid, push_revoked, (void *)reason);
 }
 
 void sessions__mark_revoked(struct session_rec *r, const char *reason)
@@ -41,7 +49,10 @@ void sessions__mark_revoked(struct session_rec *r, const char *reason)
     r->last_access[0] = r->last_refresh[0] = '\0';
 }
 
+#define REVOKE_MAX_CONFLICTS 8
+
 struct revoke_ctx {
+    int attempts;
     int64_t user_id;
     char sid[SID_MAX];
     char reason[24];
@@ -49,9 +60,17 @@ struct revoke_ctx {
     void *arg;
 };
 
+static void revoke_cb(void *arg, enum store_rc rc, const struct session_rec *s);
+
 static void revoke_written(void *arg, enum store_rc rc)
 {
     struct revoke_ctx *x = arg;
+    /* Lost a compare-and-set to a write made meanwhile (a rotation, a touch,
+     * another node): read it again and revoke that. */
+    if (rc == STORE_CONFLICT && ++x->attempts <= REVOKE_MAX_CONFLICTS) {
+        broker.store->ops->session_get(broker.store, x->sid, revoke_cb, x);
+        return;
+    }
     /* Answer first, then push: the caller sees its ok before the
      * session.revoked that its own socket may also get. */
     x->cb(x->arg, rc ? E_INTERNAL : E_NONE);
@@ -95,6 +114,7 @@ void sessions_revoke(int64_t user_id, const char *sid, const char *reason, sessi
         return;
     }
     x->user_id = user_id;
+    copy_str(x->sid, sizeof x->sid, sid);
     copy_str(x->reason, sizeof x->reason, reason);
     x->cb = cb;
     x->arg = arg;

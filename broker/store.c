@@ -38,10 +38,9 @@ struct store *store_open(const char *url, char *err, size_t errsz)
         }
         return store_sqlite_open(path, err, errsz);
     }
-    if (!strncmp(url, "redis://", 8) || !strncmp(url, "rediss://", 9)) {
-        store__err(err, errsz, "redis store not built yet");
-        return NULL;
-    }
+    /* rediss:// goes there too, so that redis_url_parse says why it is refused */
+    if (!strncmp(url, "redis://", 8) || !strncmp(url, "rediss://", 9))
+        return store_redis_open(url, err, errsz);
 
     size_t scheme_len = strcspn(url, ":");
     if (url[scheme_len] != ':' || scheme_len > 16)
@@ -52,6 +51,12 @@ struct store *store_open(const char *url, char *err, size_t errsz)
                    "unsupported store scheme '%.*s:' (expected sqlite:<path> or redis://host:port/db)",
                    (int)scheme_len, url);
     return NULL;
+}
+
+/* A backend that needs the loop is one with a start op (store.h). */
+bool store_needs_loop(const struct store *st)
+{
+    return st && st->ops && st->ops->start;
 }
 
 void store_ignore_done(void *arg, enum store_rc rc)

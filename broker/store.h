@@ -61,6 +61,9 @@ struct session_rec {
     char last_access[JWT_MAX_TOKEN];
     char last_refresh[JWT_MAX_TOKEN];
     int64_t last_access_exp;  /* s */
+    /* Revision for optimistic concurrency: 0 for a record not yet stored;
+     * every successful write stores rev + 1 (see session_put). */
+    int64_t rev;
 };
 
 struct audit_rec {
@@ -87,10 +90,15 @@ typedef void (*store_audits_cb)(void *arg, enum store_rc rc, const struct audit_
 void store_ignore_done(void *arg, enum store_rc rc);
 
 struct store;
+struct lws_vhost;
 
 struct store_ops {
     void (*close)(struct store *st); /* flushes and frees */
     bool (*healthy)(struct store *st);
+    /* A networked backend starts connecting here, on the loop's vhost (which
+     * offers its lws protocol); NULL for a backend that needs no loop. Until
+     * it is connected, calls complete with STORE_ERROR. */
+    void (*start)(struct store *st, struct lws_vhost *vh);
     /* users */
     void (*user_create)(struct store *st, const char *name, const char *pwhash,
                         store_user_cb cb, void *arg);          /* CONFLICT if taken */
@@ -98,8 +106,14 @@ struct store_ops {
     void (*user_by_id)(struct store *st, int64_t id, store_user_cb cb, void *arg);
     void (*user_bump_version)(struct store *st, int64_t id, store_int_cb cb, void *arg);
     /* sessions */
+    /* Compare-and-set: with s->rev == 0 inserts (CONFLICT if the sid
+     * exists); otherwise replaces the record only if its stored rev is still
+     * s->rev (CONFLICT if anyone wrote it since it was read, NOT_FOUND if it
+     * is gone). The stored rev becomes s->rev + 1. Nodes of a cluster write
+     * the same sessions; this is what keeps a stale read from undoing a
+     * rotation or a revocation made elsewhere. */
     void (*session_put)(struct store *st, const struct session_rec *s, store_done_cb cb,
-                        void *arg);                             /* insert or replace */
+                        void *arg);
     void (*session_get)(struct store *st, const char *sid, store_session_cb cb, void *arg);
     /* the user's sessions that are not revoked, newest first, at most 100 */
     void (*session_list)(struct store *st, int64_t user_id, store_sessions_cb cb, void *arg);
@@ -117,9 +131,13 @@ struct store {
     const struct store_ops *ops;
 };
 
-/* Opens "sqlite:<path>" (creating the file, schema and parent directory).
- * Returns NULL with a reason in err. */
+/* Opens "sqlite:<path>" (creating the file, schema and parent directory) or
+ * "redis://…" (store_redis.c; connects only once started). Returns NULL with
+ * a reason in err. */
 struct store *store_open(const char *url, char *err, size_t errsz);
 struct store *store_sqlite_open(const char *path, char *err, size_t errsz);
+struct store *store_redis_open(const char *url, char *err, size_t errsz);
+/* Whether the store needs the event loop (start) before it answers. */
+bool store_needs_loop(const struct store *st);
 
 #endif

@@ -22,7 +22,7 @@
 #include "clock.h"
 #include "log.h"
 
-#define SQ_SCHEMA_VERSION 1
+#define SQ_SCHEMA_VERSION 2
 #define SQ_LIST_MAX 100  /* session_list and audit_recent return at most this */
 #define SQ_BUSY_MS 2000
 
@@ -68,6 +68,9 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     " phone_sid TEXT NOT NULL DEFAULT '',"
     " outcome TEXT NOT NULL);"
     "CREATE INDEX audit_user_at ON audit(user_id, at);",
+    /* 1 -> 2: a revision per session for compare-and-set writes (store.h);
+     * rows written before it start at 1, which no fresh read disagrees with. */
+    "ALTER TABLE sessions ADD COLUMN rev INTEGER NOT NULL DEFAULT 1;",
 };
 
 /* ---- prepared statements ------------------------------------------------ */
@@ -77,7 +80,8 @@ enum sq_stmt {
     SQ_USER_BY_NAME,
     SQ_USER_BY_ID,
     SQ_USER_BUMP,
-    SQ_SESSION_PUT,
+    SQ_SESSION_INSERT,
+    SQ_SESSION_UPDATE,
     SQ_SESSION_GET,
     SQ_SESSION_LIST,
     SQ_SESSION_REVOKE_USER,
@@ -90,7 +94,7 @@ enum sq_stmt {
 #define SQ_SESSION_COLS                                                                    \
     "sid, user_id, kind, created_at, last_used_at, ip, user_agent, ver, revoked,"          \
     " revoke_reason, cur_jti, prev_jti, rotated_at, refresh_exp, last_access, last_refresh," \
-    " last_access_exp"
+    " last_access_exp, rev"
 #define SQ_AUDIT_COLS "at, user_id, sid, ticket_prefix, pc_ip, pc_user_agent, phone_sid, outcome"
 
 static const char *const stmt_sql[SQ__COUNT] = {
@@ -100,24 +104,24 @@ static const char *const stmt_sql[SQ__COUNT] = {
     [SQ_USER_BY_ID] = "SELECT " SQ_USER_COLS " FROM users WHERE id = ?1",
     [SQ_USER_BUMP] = "UPDATE users SET token_version = token_version + 1 WHERE id = ?1"
                      " RETURNING token_version",
-    /* An upsert rather than INSERT OR REPLACE: REPLACE deletes the row first,
-     * which would change its rowid and with it the list order tie-break. */
-    [SQ_SESSION_PUT] =
+    [SQ_SESSION_INSERT] =
         "INSERT INTO sessions(" SQ_SESSION_COLS ")"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
-        " ON CONFLICT(sid) DO UPDATE SET"
-        " user_id = excluded.user_id, kind = excluded.kind, created_at = excluded.created_at,"
-        " last_used_at = excluded.last_used_at, ip = excluded.ip,"
-        " user_agent = excluded.user_agent, ver = excluded.ver, revoked = excluded.revoked,"
-        " revoke_reason = excluded.revoke_reason, cur_jti = excluded.cur_jti,"
-        " prev_jti = excluded.prev_jti, rotated_at = excluded.rotated_at,"
-        " refresh_exp = excluded.refresh_exp, last_access = excluded.last_access,"
-        " last_refresh = excluded.last_refresh, last_access_exp = excluded.last_access_exp",
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1)",
+    /* Compare-and-set on rev: a writer that read an older revision changes
+     * nothing (changes() == 0). */
+    [SQ_SESSION_UPDATE] =
+        "UPDATE sessions SET"
+        " user_id = ?2, kind = ?3, created_at = ?4, last_used_at = ?5, ip = ?6,"
+        " user_agent = ?7, ver = ?8, revoked = ?9, revoke_reason = ?10, cur_jti = ?11,"
+        " prev_jti = ?12, rotated_at = ?13, refresh_exp = ?14, last_access = ?15,"
+        " last_refresh = ?16, last_access_exp = ?17, rev = rev + 1"
+        " WHERE sid = ?1 AND rev = ?18",
     [SQ_SESSION_GET] = "SELECT " SQ_SESSION_COLS " FROM sessions WHERE sid = ?1",
     [SQ_SESSION_LIST] = "SELECT " SQ_SESSION_COLS " FROM sessions"
                         " WHERE user_id = ?1 AND revoked = 0"
                         " ORDER BY created_at DESC, rowid DESC LIMIT ?2",
-    [SQ_SESSION_REVOKE_USER] = "UPDATE sessions SET revoked = 1, revoke_reason = ?2"
+    [SQ_SESSION_REVOKE_USER] = "UPDATE sessions SET revoked = 1, revoke_reason = ?2,"
+                               " last_access = '', last_refresh = '', rev = rev + 1"
                                " WHERE user_id = ?1 AND revoked = 0",
     [SQ_AUDIT_ADD] = "INSERT INTO audit(" SQ_AUDIT_COLS ")"
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -569,21 +573,39 @@ static void sq__read_session(sqlite3_stmt *stmt, struct session_rec *r)
     sq__col_text(stmt, 14, r->last_access, sizeof r->last_access);
     sq__col_text(stmt, 15, r->last_refresh, sizeof r->last_refresh);
     r->last_access_exp = sqlite3_column_int64(stmt, 16);
+    r->rev = sqlite3_column_int64(stmt, 17);
 }
 
-/* A session whose user does not exist is refused by the foreign key and
- * reported as NOT_FOUND (the user is what was not found). */
+/* Whether a session row exists (to tell a stale revision from a missing
+ * row after an update changed nothing). */
+static enum store_rc sq__session_exists(struct sqlite_store *s, const char *sid)
+{
+    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_GET];
+    int src = sqlite3_bind_text(stmt, 1, sid, -1, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(stmt);
+    enum store_rc rc = src == SQLITE_ROW    ? STORE_OK
+                       : src == SQLITE_DONE ? STORE_NOT_FOUND
+                                            : sq__fail(s, "session_put", src);
+    sq__reset(stmt);
+    return rc;
+}
+
+/* The compare-and-set of store.h. A session whose user does not exist is
+ * refused by the foreign key and reported as NOT_FOUND (the user is what was
+ * not found). */
 static void sq__session_put(struct store *st, const struct session_rec *r, store_done_cb cb,
                             void *arg)
 {
     struct sqlite_store *s = sq__from(st);
-    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_PUT];
     enum store_rc rc = STORE_ERROR;
 
-    if (!r || !r->sid[0]) {
+    if (!r || !r->sid[0] || strnlen(r->sid, SID_MAX) == SID_MAX) {
         log_error("store: session_put: no session id");
         goto done;
     }
+    bool insert = r->rev == 0;
+    sqlite3_stmt *stmt = s->stmt[insert ? SQ_SESSION_INSERT : SQ_SESSION_UPDATE];
     struct sq_binder b = {stmt, 0, SQLITE_OK};
     sq__bind_text(&b, r->sid, sizeof r->sid);
     sq__bind_int(&b, r->user_id);
@@ -602,14 +624,24 @@ static void sq__session_put(struct store *st, const struct session_rec *r, store
     sq__bind_text(&b, r->last_access, sizeof r->last_access);
     sq__bind_text(&b, r->last_refresh, sizeof r->last_refresh);
     sq__bind_int(&b, r->last_access_exp);
+    if (!insert)
+        sq__bind_int(&b, r->rev);
     int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    int changed = sqlite3_changes(s->db);
     if (src == SQLITE_DONE)
         rc = STORE_OK;
     else if (src == SQLITE_CONSTRAINT_FOREIGNKEY)
         rc = STORE_NOT_FOUND;
+    else if (src == SQLITE_CONSTRAINT_PRIMARYKEY)
+        rc = STORE_CONFLICT;
     else
         rc = sq__fail(s, "session_put", src);
     sq__reset(stmt);
+    if (rc == STORE_OK && !insert && changed == 0) {
+        rc = sq__session_exists(s, r->sid);
+        if (rc == STORE_OK)
+            rc = STORE_CONFLICT;
+    }
 done:
     sq__settle(s, rc);
     if (cb)

@@ -40,16 +40,24 @@ static int sign_claims(const struct jwt_key *key, const char *typ, const struct 
     return n;
 }
 
+/* Keys are used under the keys read lock: a reload on the loop thread may
+ * swap the ring while a worker signs or verifies (keys.h). */
 int tokens_sign_access(const struct keyset *ks, const struct token_params *p,
                        const struct claims *c, char *out, size_t outsz)
 {
-    return sign_claims(keyring_current(&ks->access), "at+jwt", p, c, true, out, outsz);
+    keys_read_lock();
+    int n = sign_claims(keyring_current(&ks->access), "at+jwt", p, c, true, out, outsz);
+    keys_read_unlock();
+    return n;
 }
 
 int tokens_sign_refresh(const struct keyset *ks, const struct token_params *p,
                         const struct claims *c, char *out, size_t outsz)
 {
-    return sign_claims(keyring_current(&ks->refresh), "rt+jwt", p, c, false, out, outsz);
+    keys_read_lock();
+    int n = sign_claims(keyring_current(&ks->refresh), "rt+jwt", p, c, false, out, outsz);
+    keys_read_unlock();
+    return n;
 }
 
 /* sub is a decimal string of a positive user id: strict, no sign, no spaces. */
@@ -73,7 +81,10 @@ static enum token_check check(const struct keyring *kr, const char *typ,
 {
     char payload[JWT_MAX_PAYLOAD + 1];
     size_t plen;
-    if (jwt_verify(kr, token, len, typ, payload, sizeof payload - 1, &plen) != JWT_OK)
+    keys_read_lock();
+    enum jwt_status st = jwt_verify(kr, token, len, typ, payload, sizeof payload - 1, &plen);
+    keys_read_unlock();
+    if (st != JWT_OK)
         return TOKEN_INVALID;
     payload[plen] = '\0';
 

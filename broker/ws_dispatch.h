@@ -26,6 +26,8 @@ void handle_ticket_cancel(struct conn *c, const struct req *r, const struct json
 void handle_ticket_scan(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_ticket_confirm(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_ticket_deny(struct conn *c, const struct req *r, const struct json_doc *d);
+/* A phone's scan/confirm/deny forwarded by another node (cluster.c). */
+void handle_ticket_forwarded(const char *json, size_t len);
 void handle_auth_password(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_auth_token(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_session_attach(struct conn *c, const struct req *r, const struct json_doc *d);

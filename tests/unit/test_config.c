@@ -538,6 +538,7 @@ static void test_help(void **state)
         "--public-url",  "--store",          "--keys-dir",      "--web-root",
         "--audience",    "--client-id",      "--max-message",   "--msg-rate",
         "--msg-burst",   "--threads",        "--help",          "QRLOGIN_MAX_CONNS_PER_IP",
+        "--workers",     "QRLOGIN_WORKERS",
     };
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         if (!strstr(buf, must[i]))
@@ -611,6 +612,49 @@ static void test_url_origin(void **state)
     assert_int_equal(config_url_origin("https://a-very-long-host.example", o, 12), -1);
 }
 
+/* --workers: default 1, 1..64, and more than one only with the Redis store
+ * (separate processes on one SQLite file would each keep their own tickets). */
+static void test_workers(void **state)
+{
+    (void)state;
+    assert_int_equal(load(NULL), CONFIG_OK);
+    assert_int_equal(cfg.workers, 1);
+    assert_int_equal(load("--workers", "64", "--store", "redis://127.0.0.1:6379/0", NULL),
+                     CONFIG_OK);
+    assert_int_equal(cfg.workers, 64);
+    assert_true(cfg.threads >= 1);
+    expect_bad("--workers", "--workers", "0", NULL);
+    expect_bad("--workers", "--workers", "65", NULL);
+    assert_non_null(strstr(err, "1 to 64"));
+    expect_bad("--workers", "--workers", "two", NULL);
+
+    /* The SQLite store, default or explicit, refuses more than one. */
+    expect_bad("--workers", "--workers", "2", NULL);
+    assert_non_null(strstr(err, "redis"));
+    assert_non_null(strstr(err, "SQLite"));
+    expect_bad("--workers", "--workers", "2", "--store", "sqlite:/tmp/x.db", NULL);
+    assert_int_equal(load("--workers", "1", "--store", "sqlite:/tmp/x.db", NULL), CONFIG_OK);
+
+    /* From the environment as well. */
+    setenv("QRLOGIN_WORKERS", "3", 1);
+    expect_bad("--workers", NULL);
+    assert_int_equal(load("--store", "redis://127.0.0.1:6379/0", NULL), CONFIG_OK);
+    assert_int_equal(cfg.workers, 3);
+    unsetenv("QRLOGIN_WORKERS");
+
+    /* The default pool is the CPUs shared out among the processes, and an
+     * explicit --threads is per process. */
+    int cpus = config_cpus_available();
+    assert_int_equal(load("--workers", "2", "--store", "redis://127.0.0.1:6379/0", NULL),
+                     CONFIG_OK);
+    assert_int_equal(cfg.threads, (cpus + 1) / 2);
+    assert_int_equal(load("--workers", "64", "--store", "redis://h:1/0", NULL), CONFIG_OK);
+    assert_int_equal(cfg.threads, 1);
+    assert_int_equal(load("--workers", "2", "--threads", "5", "--store", "redis://h:1/0", NULL),
+                     CONFIG_OK);
+    assert_int_equal(cfg.threads, 5);
+}
+
 static void test_cpus_available(void **state)
 {
     (void)state;
@@ -644,6 +688,7 @@ int main(void)
         cmocka_unit_test_setup(test_help, setup),
         cmocka_unit_test_setup(test_derived_values, setup),
         cmocka_unit_test_setup(test_url_origin, setup),
+        cmocka_unit_test_setup(test_workers, setup),
         cmocka_unit_test_setup(test_cpus_available, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

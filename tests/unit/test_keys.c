@@ -16,7 +16,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mbedtls/base64.h>
@@ -28,6 +31,7 @@
 #include "jwt.h"
 #include "keys.h"
 #include "rng.h"
+#include "tokens.h"
 
 struct fixture {
     char base[64];          /* the mkdtemp directory */
@@ -624,6 +628,306 @@ static void test_bad_directory(void **state)
     assert_int_equal(keys_generate_es256(path, NULL, 0, err, sizeof err), -1);
 }
 
+/* ---- reload ------------------------------------------------------------- */
+
+static const struct token_params reload_tp = {
+    .issuer = "https://login.example", .audience = "https://login.example",
+    .client_id = "qrlogin-web", .leeway = 30};
+
+static void reload_claims(struct claims *c, int64_t sub)
+{
+    memset(c, 0, sizeof *c);
+    c->sub = sub;
+    snprintf(c->name, sizeof c->name, "user%lld", (long long)sub);
+    snprintf(c->sid, sizeof c->sid, "sid-%lld", (long long)sub);
+    snprintf(c->jti, sizeof c->jti, "jti-%lld", (long long)sub);
+    c->ver = 1;
+    c->iat = clock_now_s();
+    c->exp = c->iat + 900;
+}
+
+/* The kid in a compact token's header, via the independent decoder. */
+static void token_kid(const char *token, char kid[64])
+{
+    char part[256];
+    uint8_t hdr[256];
+    size_t n = strcspn(token, "."), olen = 0;
+    assert_true(n < sizeof part);
+    memcpy(part, token, n);
+    part[n] = '\0';
+    test_b64url_decode(part, hdr, sizeof hdr - 1, &olen);
+    hdr[olen] = '\0';
+    const char *k = strstr((const char *)hdr, "\"kid\":\"");
+    assert_non_null(k);
+    k += 7;
+    size_t kl = strcspn(k, "\"");
+    assert_true(kl < 64);
+    memcpy(kid, k, kl);
+    kid[kl] = '\0';
+}
+
+/* keygen, then a reload: the new key signs, the old one is still published
+ * and still verifies what it signed, and the HS256 secrets are untouched. */
+static void test_reload_picks_up_new_key(void **state)
+{
+    struct fixture *f = *state;
+    struct keyset ks;
+    struct keys_dir_stamp before, same, after;
+    struct claims c, out;
+    char err[256] = "", old_kid[64], new_kid[JWT_KID_MAX], kid[64], jwks[4096];
+    char old_token[JWT_MAX_TOKEN + 1], new_token[JWT_MAX_TOKEN + 1];
+    char refresh_token[JWT_MAX_TOKEN + 1];
+    struct jwt_key refresh_before, access_secret_before;
+
+    assert_int_equal(keys_load(f->dir, JWT_ES256, &ks, err, sizeof err), 0);
+    snprintf(old_kid, sizeof old_kid, "%s", keyring_current(&ks.access)->kid);
+    memcpy(&refresh_before, &ks.refresh.keys[0], sizeof refresh_before);
+    reload_claims(&c, 7);
+    assert_true(tokens_sign_access(&ks, &reload_tp, &c, old_token, sizeof old_token) > 0);
+    assert_true(tokens_sign_refresh(&ks, &reload_tp, &c, refresh_token, sizeof refresh_token) > 0);
+    assert_int_equal(keys_dir_stamp(f->dir, &before), 0);
+    assert_int_equal(before.es256_files, 1);
+    assert_int_equal(keys_dir_stamp(f->dir, &same), 0);
+    assert_true(keys_dir_stamp_equal(&before, &same));
+
+    /* Nothing new: a reload is harmless and changes nothing visible. */
+    assert_int_equal(keys_reload(f->dir, &ks, err, sizeof err), 0);
+    assert_string_equal(keyring_current(&ks.access)->kid, old_kid);
+    assert_int_equal(ks.access.count, 1);
+
+    assert_int_equal(keys_generate_es256(f->dir, new_kid, sizeof new_kid, err, sizeof err), 0);
+    assert_int_equal(keys_dir_stamp(f->dir, &after), 0);
+    assert_int_equal(after.es256_files, 2);
+    assert_false(keys_dir_stamp_equal(&before, &after));
+
+    assert_int_equal(keys_reload(f->dir, &ks, err, sizeof err), 0);
+    assert_int_equal(ks.access.count, 2);
+    assert_string_equal(keyring_current(&ks.access)->kid, new_kid);
+    assert_non_null(keyring_find(&ks.access, old_kid, strlen(old_kid)));
+
+    /* Both published, the new one first. */
+    assert_true(keys_jwks_json(&ks, jwks, sizeof jwks) > 0);
+    char *pn = strstr(jwks, new_kid), *po = strstr(jwks, old_kid);
+    assert_true(pn && po && pn < po);
+
+    /* The next token is signed with the new key; the old token still passes. */
+    assert_true(tokens_sign_access(&ks, &reload_tp, &c, new_token, sizeof new_token) > 0);
+    token_kid(new_token, kid);
+    assert_string_equal(kid, new_kid);
+    assert_int_equal(tokens_check_access(&ks, &reload_tp, new_token, strlen(new_token),
+                                         c.iat, &out),
+                     TOKEN_VALID);
+    token_kid(old_token, kid);
+    assert_string_equal(kid, old_kid);
+    assert_int_equal(tokens_check_access(&ks, &reload_tp, old_token, strlen(old_token),
+                                         c.iat, &out),
+                     TOKEN_VALID);
+
+    /* The refresh secret is the same bytes and kid, and its tokens pass. */
+    assert_int_equal(ks.refresh.count, 1);
+    assert_string_equal(ks.refresh.keys[0].kid, refresh_before.kid);
+    assert_int_equal(ks.refresh.keys[0].secret_len, refresh_before.secret_len);
+    assert_memory_equal(ks.refresh.keys[0].secret, refresh_before.secret,
+                        refresh_before.secret_len);
+    assert_int_equal(tokens_check_refresh(&ks, &reload_tp, refresh_token, strlen(refresh_token),
+                                          c.iat, &out),
+                     TOKEN_VALID);
+    keys_free(&ks);
+
+    /* With HS256 access tokens there is nothing to reload, and both secrets
+     * stay exactly as loaded. */
+    assert_int_equal(keys_load(f->dir, JWT_HS256, &ks, err, sizeof err), 0);
+    memcpy(&access_secret_before, &ks.access.keys[0], sizeof access_secret_before);
+    err[0] = '\0';
+    assert_int_equal(keys_reload(f->dir, &ks, err, sizeof err), -1);
+    assert_non_null(strstr(err, "HS256"));
+    assert_int_equal(ks.access.count, 1);
+    assert_int_equal(ks.access.keys[0].alg, JWT_HS256);
+    assert_memory_equal(ks.access.keys[0].secret, access_secret_before.secret, 32);
+    assert_memory_equal(ks.refresh.keys[0].secret, refresh_before.secret, 32);
+    keys_free(&ks);
+    mbedtls_platform_zeroize(&refresh_before, sizeof refresh_before);
+    mbedtls_platform_zeroize(&access_secret_before, sizeof access_secret_before);
+}
+
+/* Expects a failing reload that leaves ks exactly as it was. */
+static void expect_reload_fails(struct keyset *ks, const char *dir, const char *why)
+{
+    char err[256] = "";
+    const struct jwt_key *keys_before = ks->access.keys;
+    int count_before = ks->access.count, current_before = ks->access.current;
+
+    if (keys_reload(dir, ks, err, sizeof err) != -1)
+        fail_msg("reload with %s succeeded", why);
+    if (!err[0])
+        fail_msg("reload with %s gave no reason", why);
+    assert_ptr_equal(ks->access.keys, keys_before);
+    assert_int_equal(ks->access.count, count_before);
+    assert_int_equal(ks->access.current, current_before);
+}
+
+/* A reload that cannot read the directory or one of its keys keeps the
+ * whole old set: the broker goes on signing with what it had. */
+static void test_failed_reload_keeps_old_set(void **state)
+{
+    struct fixture *f = *state;
+    struct keyset ks;
+    struct claims c, out;
+    char err[256] = "", kid[64], path[PATH_MAX], moved[PATH_MAX + 8];
+    char token[JWT_MAX_TOKEN + 1];
+
+    assert_int_equal(keys_load(f->dir, JWT_ES256, &ks, err, sizeof err), 0);
+    snprintf(kid, sizeof kid, "%s", keyring_current(&ks.access)->kid);
+
+    /* A newer "key" that is not a PEM key. */
+    write_text(f->dir, "es256-99999999999-00000000.pem", "-----BEGIN EC PRIVATE KEY-----\nx\n");
+    expect_reload_fails(&ks, f->dir, "a bad PEM");
+    path_join(path, sizeof path, f->dir, "es256-99999999999-00000000.pem");
+    assert_int_equal(unlink(path), 0);
+
+    /* One on the wrong curve. */
+    write_key_file(f->dir, "es256-99999999999-00000001.pem", MBEDTLS_ECP_DP_SECP384R1, NULL);
+    expect_reload_fails(&ks, f->dir, "a P-384 key");
+    path_join(path, sizeof path, f->dir, "es256-99999999999-00000001.pem");
+    assert_int_equal(unlink(path), 0);
+
+    /* One that cannot be read (a directory by that name: root reads any
+     * file, so permissions cannot make one unreadable here). */
+    path_join(path, sizeof path, f->dir, "es256-99999999999-00000002.pem");
+    assert_int_equal(mkdir(path, 0700), 0);
+    expect_reload_fails(&ks, f->dir, "an unreadable key");
+    assert_int_equal(rmdir(path), 0);
+
+    /* The directory gone: nothing is created in its place. */
+    snprintf(moved, sizeof moved, "%s.moved", f->dir);
+    assert_int_equal(rename(f->dir, moved), 0);
+    expect_reload_fails(&ks, f->dir, "no directory");
+    struct stat st;
+    assert_int_not_equal(stat(f->dir, &st), 0);
+    assert_int_equal(rename(moved, f->dir), 0);
+
+    /* Still the same current key, and it still signs and verifies. */
+    assert_string_equal(keyring_current(&ks.access)->kid, kid);
+    reload_claims(&c, 8);
+    assert_true(tokens_sign_access(&ks, &reload_tp, &c, token, sizeof token) > 0);
+    assert_int_equal(tokens_check_access(&ks, &reload_tp, token, strlen(token), c.iat, &out),
+                     TOKEN_VALID);
+
+    /* And once the directory is sound again, a reload works. */
+    assert_int_equal(keys_reload(f->dir, &ks, err, sizeof err), 0);
+    assert_string_equal(keyring_current(&ks.access)->kid, kid);
+    keys_free(&ks);
+}
+
+struct reload_race {
+    struct keyset *ks;
+    atomic_int stop;
+    atomic_int signed_ok, failures;
+};
+
+static void *reload_race_worker(void *arg)
+{
+    struct reload_race *r = arg;
+    char token[JWT_MAX_TOKEN + 1];
+    struct claims c, out;
+    int64_t sub = 100;
+
+    while (!atomic_load(&r->stop)) {
+        reload_claims(&c, sub++);
+        if (tokens_sign_access(r->ks, &reload_tp, &c, token, sizeof token) < 0 ||
+            tokens_check_access(r->ks, &reload_tp, token, strlen(token), c.iat, &out) !=
+                TOKEN_VALID)
+            atomic_fetch_add(&r->failures, 1);
+        else
+            atomic_fetch_add(&r->signed_ok, 1);
+    }
+    return NULL;
+}
+
+/* Reloads while two threads sign and verify through tokens.c, as the worker
+ * pool does: every token made with whichever key was current verifies (no
+ * key is freed under a reader). Meant for ASan/valgrind runs as much as for
+ * the asserts. */
+static void test_reload_while_signing(void **state)
+{
+    struct fixture *f = *state;
+    struct keyset ks;
+    struct reload_race r;
+    pthread_t th[2];
+    char err[256] = "", kid[JWT_KID_MAX];
+
+    assert_int_equal(keys_load(f->dir, JWT_ES256, &ks, err, sizeof err), 0);
+    memset(&r, 0, sizeof r);
+    r.ks = &ks;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, reload_race_worker, &r), 0);
+    for (int round = 0; round < 4; round++) {
+        assert_int_equal(keys_generate_es256(f->dir, kid, sizeof kid, err, sizeof err), 0);
+        assert_int_equal(keys_reload(f->dir, &ks, err, sizeof err), 0);
+        assert_string_equal(keyring_current(&ks.access)->kid, kid);
+        usleep(20000);
+    }
+    atomic_store(&r.stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&r.failures), 0);
+    assert_true(atomic_load(&r.signed_ok) > 0);
+    assert_int_equal(ks.access.count, 5);
+    keys_free(&ks);
+}
+
+/* Brokers of a cluster share one keys directory and may first start at the
+ * same moment. Each creates the refresh secret if it is missing; the first one
+ * written must be the one every broker loads, or tokens of one node would be
+ * refused by the others. Several processes, released at once, load an empty
+ * directory; they must all end with the same refresh kid. */
+static void test_first_start_race_one_secret(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 8, ROUNDS = 20 };
+    for (int round = 0; round < ROUNDS; round++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/race%d", f->base, round);
+        int go[2], out[2];
+        assert_int_equal(pipe(go), 0);
+        assert_int_equal(pipe(out), 0);
+        for (int i = 0; i < N; i++) {
+            pid_t pid = fork();
+            assert_true(pid >= 0);
+            if (pid == 0) {
+                char c, kid[JWT_KID_MAX] = "";
+                struct keyset ks;
+                char err[256];
+                close(go[1]);
+                (void)!read(go[0], &c, 1); /* returns 0 when the parent closes go[1] */
+                rng_free();                 /* never share the parent's DRBG state */
+                if (!keys_load(dir, JWT_ES256, &ks, err, sizeof err)) {
+                    snprintf(kid, sizeof kid, "%s", ks.refresh.keys[0].kid);
+                    keys_free(&ks);
+                }
+                (void)!write(out[1], kid, sizeof kid);
+                _exit(0);
+            }
+        }
+        close(go[0]);
+        close(out[1]);
+        close(go[1]); /* release them all at once */
+        char first[JWT_KID_MAX] = "", kid[JWT_KID_MAX];
+        int got = 0;
+        while (read(out[0], kid, sizeof kid) == (ssize_t)sizeof kid) {
+            assert_true(kid[0] != '\0');
+            if (!got++)
+                memcpy(first, kid, sizeof first);
+            else
+                assert_string_equal(kid, first);
+        }
+        close(out[0]);
+        while (wait(NULL) > 0) {
+        }
+        assert_int_equal(got, N);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -640,6 +944,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rejects_non_p256, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejects_garbage_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_picks_up_new_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_reload_keeps_old_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_while_signing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_start_race_one_secret, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1215,6 +1215,92 @@ static void test_inflight_reuse(void **state)
     assert_true(get_session(r.is.sid).revoked);
 }
 
+/* ---- another node writes first ------------------------------------------ */
+/* The store is wrapped so that, just before this node's commit of a rotation,
+ * "another node" commits its own rotation of the same token straight into the
+ * store, as a broker sharing the Redis store would. */
+
+static struct store_ops real_ops, racing_ops;
+static struct store *racing_store;
+static bool race_armed;
+static bool race_with_pair; /* the other node has already stored its pair */
+
+static void on_put(void *arg, enum store_rc rc) { *(enum store_rc *)arg = rc; }
+
+static void racing_put(struct store *st, const struct session_rec *r, store_done_cb cb,
+                       void *arg)
+{
+    if (race_armed && r->rev > 0 && r->prev_jti[0]) {
+        race_armed = false;
+        struct session_rec theirs = get_session(r->sid);
+        snprintf(theirs.prev_jti, sizeof theirs.prev_jti, "%s", theirs.cur_jti);
+        snprintf(theirs.cur_jti, sizeof theirs.cur_jti, "jti-of-the-other-node");
+        theirs.rotated_at = clock_now_ms();
+        if (race_with_pair) {
+            snprintf(theirs.last_access, sizeof theirs.last_access, "the.theirs.access");
+            snprintf(theirs.last_refresh, sizeof theirs.last_refresh, "the.theirs.refresh");
+            theirs.last_access_exp = clock_now_s() + ACCESS_TTL;
+        }
+        enum store_rc rc = STORE_ERROR;
+        real_ops.session_put(st, &theirs, on_put, &rc);
+        assert_int_equal(rc, STORE_OK);
+    }
+    real_ops.session_put(st, r, cb, arg);
+}
+
+static void arm_race(bool with_pair)
+{
+    racing_store = broker.store;
+    real_ops = *broker.store->ops;
+    racing_ops = real_ops;
+    racing_ops.session_put = racing_put;
+    broker.store->ops = &racing_ops;
+    race_armed = true;
+    race_with_pair = with_pair;
+}
+
+static void disarm_race(void)
+{
+    racing_store->ops = &real_ops;
+    race_armed = false;
+}
+
+/* Our commit loses; we read again, find the token retired by the other node
+ * inside the grace window, and answer with the other node's pair: one
+ * rotation, one pair, whichever node a client asked. */
+static void test_lost_commit_answers_with_the_winners_pair(void **state)
+{
+    (void)state;
+    at(0);
+    struct res c = do_create(&user, "app");
+    at(INTERVAL * 1000 + 1);
+    arm_race(true);
+    struct res r = do_refresh(c.is.refresh);
+    disarm_race();
+    assert_int_equal(r.err, E_NONE);
+    assert_string_equal(r.is.access, "the.theirs.access");
+    assert_string_equal(r.is.refresh, "the.theirs.refresh");
+    struct session_rec s = get_session(c.is.sid);
+    assert_string_equal(s.cur_jti, "jti-of-the-other-node");
+    assert_false(s.revoked);
+}
+
+/* The other node committed but has not stored its pair yet: with a store only
+ * this process writes, nobody can be signing it, so the answer is an error
+ * (a networked store polls for the pair instead — cluster.test.mjs). */
+static void test_lost_commit_without_pair(void **state)
+{
+    (void)state;
+    at(0);
+    struct res c = do_create(&user, "app");
+    at(INTERVAL * 1000 + 1);
+    arm_race(false);
+    struct res r = do_refresh(c.is.refresh);
+    disarm_race();
+    assert_int_equal(r.err, E_INTERNAL);
+    assert_false(get_session(c.is.sid).revoked);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1239,6 +1325,8 @@ int main(void)
         T(test_check_access),
         T(test_sweep_grace),
         T(test_sweep_after_newer_rotation),
+        T(test_lost_commit_answers_with_the_winners_pair),
+        T(test_lost_commit_without_pair),
         cmocka_unit_test_setup_teardown(test_inflight_join, setup_threaded, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_revoked, setup_threaded, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_reuse, setup_threaded, teardown),

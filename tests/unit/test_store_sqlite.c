@@ -466,6 +466,8 @@ static void test_session_put_replace_get(void **state)
     assert_session_eq(&got, &s);
     assert_string_equal(got.prev_jti, "");
     assert_string_equal(got.last_access, "");
+    assert_int_equal(got.rev, 1);
+    s.rev = got.rev; /* a writer replaces what it read */
 
     /* a rotation: the same sid comes back with every mutable field changed */
     snprintf(s.prev_jti, sizeof s.prev_jti, "%s", s.cur_jti);
@@ -485,6 +487,8 @@ static void test_session_put_replace_get(void **state)
     assert_session_eq(&got, &s);
     assert_int_equal(strlen(got.last_access), 2000);
     assert_int_equal(strlen(got.last_refresh), JWT_MAX_TOKEN - 1);
+    assert_int_equal(got.rev, 2);
+    s.rev = got.rev;
 
     /* still one session, not two */
     struct res r;
@@ -503,6 +507,7 @@ static void test_session_put_replace_get(void **state)
     assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
     assert_session_eq(&got, &s);
     assert_true(got.revoked);
+    s.rev = got.rev;
 
     /* a field without a terminator is a caller bug and is refused */
     struct session_rec bad = s;
@@ -511,6 +516,47 @@ static void test_session_put_replace_get(void **state)
     assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
     assert_string_equal(got.cur_jti, s.cur_jti);
     assert_true(f->st->ops->healthy(f->st));
+}
+
+/* session_put is a compare-and-set on rev (store.h): what keeps a stale read
+ * — another node's, or this node's before an async step — from undoing a
+ * rotation or a revocation. */
+static void test_session_put_compare_and_set(void **state)
+{
+    struct fixture *f = *state;
+    int64_t uid = new_user(f->st, "casey");
+    struct session_rec s, got, stale;
+
+    make_session(&s, "Scas-abcdefghijklmnop_q", uid, T0);
+    assert_int_equal(t_session_put(f->st, &s), STORE_OK);
+    /* inserting the same sid again is a conflict, not a replace */
+    assert_int_equal(t_session_put(f->st, &s), STORE_CONFLICT);
+
+    assert_int_equal(t_session_get(f->st, s.sid, &stale), STORE_OK);
+    got = stale;
+    snprintf(got.cur_jti, sizeof got.cur_jti, "winner-jti");
+    assert_int_equal(t_session_put(f->st, &got), STORE_OK);
+
+    /* a writer holding the older read loses, and changes nothing */
+    snprintf(stale.cur_jti, sizeof stale.cur_jti, "loser-jti");
+    stale.last_used_at = T0 + 99;
+    assert_int_equal(t_session_put(f->st, &stale), STORE_CONFLICT);
+    assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
+    assert_string_equal(got.cur_jti, "winner-jti");
+    assert_int_equal(got.last_used_at, s.last_used_at);
+    assert_int_equal(got.rev, stale.rev + 1);
+
+    /* revoking every session of the user is a write too: older reads lose */
+    assert_int_equal(t_revoke_user(f->st, uid, "logout_all"), STORE_OK);
+    assert_int_equal(t_session_put(f->st, &got), STORE_CONFLICT);
+    assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
+    assert_true(got.revoked);
+
+    /* a replace of a sid that does not exist is not an insert */
+    struct session_rec ghost = got;
+    snprintf(ghost.sid, sizeof ghost.sid, "Sghost-abcdefghijklmn");
+    assert_int_equal(t_session_put(f->st, &ghost), STORE_NOT_FOUND);
+    assert_int_equal(t_session_get(f->st, ghost.sid, &got), STORE_NOT_FOUND);
 }
 
 static void test_session_list_order_and_revoked(void **state)
@@ -853,7 +899,7 @@ static void test_open_creates_private_dirs_and_wal(void **state)
     sqlite3_finalize(stmt);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(stmt, 0), 1);
+    assert_int_equal(sqlite3_column_int(stmt, 0), 2);
     sqlite3_finalize(stmt);
     /* another connection sees the committed user */
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT token_version FROM users WHERE name='sam'",
@@ -931,12 +977,19 @@ static void test_store_open_urls(void **state)
     struct fixture *f = *state;
     char err[256];
 
+    /* a redis URL opens the Redis backend (it connects only when started);
+     * a bad one is refused without echoing the password */
+    struct store *rs = store_open("redis://127.0.0.1:1/0", err, sizeof err);
+    assert_non_null(rs);
+    assert_true(store_needs_loop(rs));
+    rs->ops->close(rs);
     strcpy(err, "x");
-    assert_null(store_open("redis://x", err, sizeof err));
-    assert_string_equal(err, "redis store not built yet");
-    strcpy(err, "x");
-    assert_null(store_open("redis://:secret@host:6379/0", err, sizeof err));
+    assert_null(store_open("redis://:secret@host:notaport/0", err, sizeof err));
     assert_null(strstr(err, "secret"));
+    strcpy(err, "x");
+    assert_null(store_open("rediss://:secret@host:6379/0", err, sizeof err));
+    assert_null(strstr(err, "secret"));
+    assert_non_null(strstr(err, "TLS"));
     strcpy(err, "");
     assert_null(store_open("foo:bar", err, sizeof err));
     assert_non_null(strstr(err, "foo"));
@@ -1074,6 +1127,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bump_version_persists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_put_replace_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_put_compare_and_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list_order_and_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list_caps_at_100, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_revoke_user, setup, teardown),

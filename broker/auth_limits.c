@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "hmap.h"
 #include "store.h"
 
@@ -40,15 +41,42 @@ static int64_t newest(const struct entry *e)
     return e->at[(e->next + AUTH_MAX_FAILURES - 1) % AUTH_MAX_FAILURES];
 }
 
-int64_t auth_limits_check(const char *name, int64_t now)
+/* Seconds until name may try again, given the time of its 5th most recent
+ * failure (0: fewer than 5). */
+static int64_t wait_after(int64_t fifth_newest, int64_t now)
 {
+    if (!fifth_newest || now - fifth_newest >= AUTH_WINDOW_MS)
+        return 0;
+    return (fifth_newest + AUTH_WINDOW_MS - now + 999) / 1000;
+}
+
+struct cluster_check {
+    auth_limits_cb cb;
+    void *arg;
+    int64_t now;
+};
+
+static void cluster_checked(void *arg, int rc, int64_t fifth_newest)
+{
+    struct cluster_check *x = arg;
+    x->cb(x->arg, rc ? -1 : wait_after(fifth_newest, x->now));
+    free(x);
+}
+
+void auth_limits_check(const char *name, int64_t now, auth_limits_cb cb, void *arg)
+{
+    if (cluster_on()) {
+        struct cluster_check *x = malloc(sizeof *x);
+        if (!x) {
+            cb(arg, -1);
+            return;
+        }
+        *x = (struct cluster_check){cb, arg, now};
+        cluster_auth_failures(name, now, AUTH_WINDOW_MS, AUTH_MAX_FAILURES, cluster_checked, x);
+        return;
+    }
     struct entry *e = find(name);
-    if (!e)
-        return 0;
-    int64_t oldest = e->at[e->next]; /* the 5th most recent failure */
-    if (!oldest || now - oldest >= AUTH_WINDOW_MS)
-        return 0;
-    return (oldest + AUTH_WINDOW_MS - now + 999) / 1000;
+    cb(arg, e ? wait_after(e->at[e->next], now) : 0); /* at[next]: the 5th newest */
 }
 
 static void prune(int64_t now)
@@ -69,6 +97,10 @@ static void prune(int64_t now)
 
 void auth_limits_fail(const char *name, int64_t now)
 {
+    if (cluster_on()) {
+        cluster_auth_failure_add(name, now, AUTH_WINDOW_MS, AUTH_MAX_FAILURES);
+        return;
+    }
     struct entry *e = find(name);
     if (!e) {
         if (names.count >= AUTH_MAX_NAMES)

@@ -1,5 +1,7 @@
 /* auth_limits.h — password failures per user name (PROTOCOL.md §6: 5 in
- * 5 minutes → rate_limited). Kept in memory; bounded in size. */
+ * 5 minutes → rate_limited). On one node they are kept in memory, bounded in
+ * size; nodes of a cluster count them together in Redis (cluster.h), so
+ * spreading guesses over nodes buys an attacker nothing. */
 #ifndef QRLOGIN_AUTH_LIMITS_H
 #define QRLOGIN_AUTH_LIMITS_H
 
@@ -8,8 +10,11 @@
 #define AUTH_MAX_FAILURES 5
 #define AUTH_WINDOW_MS (5 * 60 * 1000)
 
-/* 0 if name may try now, else seconds until it may (retry_after). */
-int64_t auth_limits_check(const char *name, int64_t now_ms);
+/* wait: 0 if name may try now, else seconds until it may (retry_after);
+ * -1 if the cluster's count could not be read (answer with an error). Runs
+ * inline on one node, when Redis answers in a cluster. */
+typedef void (*auth_limits_cb)(void *arg, int64_t wait);
+void auth_limits_check(const char *name, int64_t now_ms, auth_limits_cb cb, void *arg);
 void auth_limits_fail(const char *name, int64_t now_ms);
 void auth_limits_shutdown(void);
 

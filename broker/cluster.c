@@ -53,6 +53,28 @@ static struct redis_script fanout_script = {
            "return n\n",
 };
 
+/* KEYS[1] a user name's failures (zset, score = ms); ARGV now, window, max.
+ * Returns the score of the max-th most recent failure in the window, or 0. */
+static struct redis_script auth_check_script = {
+    .name = "auth_check",
+    .lua = "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(ARGV[1]) - "
+           "tonumber(ARGV[2])))\n"
+           "local max = tonumber(ARGV[3])\n"
+           "if redis.call('ZCARD', KEYS[1]) < max then return 0 end\n"
+           "local e = redis.call('ZRANGE', KEYS[1], -max, -max, 'WITHSCORES')\n"
+           "return e[2]\n",
+};
+
+/* KEYS[1] as above; ARGV now, window, max, a unique member. Keeps the newest
+ * max failures, for the window. */
+static struct redis_script auth_fail_script = {
+    .name = "auth_fail",
+    .lua = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])\n"
+           "redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))\n"
+           "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+           "return 1\n",
+};
+
 bool cluster_on(void) { return cl.on; }
 uint32_t cluster_node(void) { return cl.node; }
 
@@ -298,6 +320,66 @@ void cluster_forward(uint32_t node, const char *json, size_t len,
     }
 }
 
+#define AUTHFAIL_KEY "qrl:authfail:"
+
+struct auth_q {
+    void (*cb)(void *arg, int rc, int64_t nth_newest);
+    void *arg;
+};
+
+static void on_auth_checked(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    struct auth_q *q = priv;
+    long long at = 0;
+    int rc = redis_reply_ok(reply) && !redis_reply_int64(reply, &at) ? 0 : -1;
+    q->cb(q->arg, rc, rc ? 0 : at);
+    free(q);
+}
+
+/* The key holds the user name as sent (binary-safe: argv with lengths). */
+static size_t auth_key(char *key, size_t keysz, const char *name)
+{
+    return (size_t)snprintf(key, keysz, AUTHFAIL_KEY "%s", name);
+}
+
+void cluster_auth_failures(const char *name, int64_t now_ms, int64_t window_ms, int max,
+                           void (*cb)(void *arg, int rc, int64_t nth_newest), void *arg)
+{
+    char key[96], now[24], win[24], mx[12];
+    size_t klen = auth_key(key, sizeof key, name);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(win, sizeof win, "%lld", (long long)window_ms);
+    snprintf(mx, sizeof mx, "%d", max);
+    const char *argv[] = {key, now, win, mx};
+    size_t lens[] = {klen, strlen(now), strlen(win), strlen(mx)};
+    struct auth_q *q = malloc(sizeof *q);
+    if (!q) {
+        cb(arg, -1, 0);
+        return;
+    }
+    *q = (struct auth_q){cb, arg};
+    if (redis_link_eval(cl.bus, &auth_check_script, on_auth_checked, q, 1, 4, argv, lens)) {
+        free(q);
+        cb(arg, -1, 0);
+    }
+}
+
+void cluster_auth_failure_add(const char *name, int64_t now_ms, int64_t window_ms, int max)
+{
+    static unsigned long long seq;
+    char key[96], now[24], win[24], mx[12], member[64];
+    size_t klen = auth_key(key, sizeof key, name);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(win, sizeof win, "%lld", (long long)window_ms);
+    snprintf(mx, sizeof mx, "%d", max);
+    snprintf(member, sizeof member, "%lld-%06x-%llu", (long long)now_ms, cl.node, ++seq);
+    const char *argv[] = {key, now, win, mx, member};
+    size_t lens[] = {klen, strlen(now), strlen(win), strlen(mx), strlen(member)};
+    if (redis_link_eval(cl.bus, &auth_fail_script, ignore_reply, NULL, 1, 5, argv, lens))
+        log_warn("cluster: Redis is away, a password failure was not counted");
+}
+
 void cluster_session_here(const char *sid, bool here)
 {
     if (!cl.on)
@@ -359,6 +441,8 @@ int cluster_init(const char *store_url, char *err, size_t errsz)
         return -1;
     }
     redis_link_add_script(cl.bus, &fanout_script);
+    redis_link_add_script(cl.bus, &auth_check_script);
+    redis_link_add_script(cl.bus, &auth_fail_script);
     hub_set_id_base((uint64_t)node << CLUSTER_NODE_SHIFT);
     cl.on = true;
     return 0;

@@ -98,6 +98,21 @@ static void password_user_cb(void *arg, enum store_rc rc, const struct user_rec 
     workers_submit(&j->work);
 }
 
+static void password_limit_checked(void *arg, int64_t wait)
+{
+    struct password_job *j = arg;
+    if (wait) {
+        if (wait < 0)
+            reply_error(&j->r, E_INTERNAL, NULL);
+        else
+            reply_rate_limited(&j->r, wait, "too many failed sign-ins for this user; wait");
+        mbedtls_platform_zeroize(j->password, sizeof j->password);
+        free(j);
+        return;
+    }
+    broker.store->ops->user_by_name(broker.store, j->name, password_user_cb, j);
+}
+
 void handle_auth_password(struct conn *c, const struct req *r, const struct json_doc *d)
 {
     struct password_job *j = calloc(1, sizeof *j);
@@ -115,17 +130,10 @@ void handle_auth_password(struct conn *c, const struct req *r, const struct json
         free(j);
         return;
     }
-    int64_t wait = auth_limits_check(j->name, clock_now_ms());
-    if (wait) {
-        reply_rate_limited(r, wait, "too many failed sign-ins for this user; wait");
-        mbedtls_platform_zeroize(j->password, sizeof j->password);
-        free(j);
-        return;
-    }
     j->r = *r;
     snprintf(j->ip, sizeof j->ip, "%s", c->ip);
     snprintf(j->user_agent, sizeof j->user_agent, "%s", c->user_agent ? c->user_agent : "");
-    broker.store->ops->user_by_name(broker.store, j->name, password_user_cb, j);
+    auth_limits_check(j->name, clock_now_ms(), password_limit_checked, j);
 }
 
 /* ---- auth.token and session.attach ---- */

@@ -54,7 +54,7 @@ async function refreshCounts(nodes) {
 async function health(node) {
   // a fresh connection each time, so that with --workers the kernel may pick any worker
   const r = await get(node, '/healthz', { connection: 'close' });
-  return { status: r.status, body: JSON.parse(r.body) };
+  return { status: r.status, body: JSON.parse(r.body), node: r.headers.get('x-qrlogin-node') };
 }
 
 class Cluster {
@@ -125,8 +125,9 @@ describe('two nodes on one Redis', () => {
     const [ha, hb] = [await health(A), await health(B)];
     assert.equal(ha.status, 200);
     assert.equal(hb.status, 200);
-    assert.match(ha.body.node, /^[0-9a-f]{6}$/);
-    assert.notEqual(ha.body.node, hb.body.node, 'two nodes, two node ids');
+    assert.deepEqual(ha.body, { status: 'ok' }, 'the body PROTOCOL.md §1 gives');
+    assert.match(ha.node, /^[0-9a-f]{6}$/, 'x-qrlogin-node names the node');
+    assert.notEqual(ha.node, hb.node, 'two nodes, two node ids');
     assert.deepEqual(await jwks(A), await jwks(B));
   });
 
@@ -352,7 +353,7 @@ describe('--workers 2: two processes on one port', () => {
   test('both workers answer on the port; a login across them works', async () => {
     const seen = await eventually(async () => {
       const ids = new Set();
-      for (let i = 0; i < 40; i += 1) ids.add((await health(W)).body.node);
+      for (let i = 0; i < 40; i += 1) ids.add((await health(W)).node);
       return ids.size >= 2 ? ids : null;
     }, 'two worker node ids behind one port');
     assert.equal(seen.size, 2);

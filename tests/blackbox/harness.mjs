@@ -355,6 +355,12 @@ class Broker {
  *   opts.dataDir reuse a data dir
  */
 export async function startBroker(opts = {}) {
+  // QRLOGIN_BB_CLUSTER=1: the same tests against two nodes on one Redis behind a round-robin
+  // TCP proxy, so a PC and its phone land on different nodes (as_cluster.mjs).
+  if (process.env.QRLOGIN_BB_CLUSTER && !opts.single) {
+    const { startClusterBroker } = await import('./as_cluster.mjs');
+    return startClusterBroker(opts);
+  }
   const b = new Broker(opts);
   for (const [name, pw] of opts.users || []) await addUser(b.dataDir, name, pw);
   await b.start();

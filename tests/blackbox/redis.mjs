@@ -67,6 +67,7 @@ export class Redis {
     this.proc = null;
     running.delete(this);
     if (p.exitCode === null && p.signalCode === null) {
+      p.ref(); // it may have been unref'd (as_cluster.mjs): wait for it all the same
       await new Promise((resolve) => { p.once('exit', resolve); p.kill(signal); });
     }
   }

@@ -17,6 +17,7 @@
 
 #include <libwebsockets.h>
 
+#include "broker.h"
 #include "hub.h"
 #include "log.h"
 #include "redis_link.h"
@@ -28,9 +29,6 @@
 #define CHANNEL_PREFIX "qrl:node:"
 #define TICKET_KEY "qrl:ticket:"
 #define SESSNODES_KEY "qrl:sessnodes:"
-/* A session's node set outlives any socket's attachment to it; it is only an
- * address book, dropped by Redis after a day of no new attachment. */
-#define SESSNODES_TTL_S "86400"
 
 static struct {
     bool on;
@@ -384,12 +382,16 @@ void cluster_session_here(const char *sid, bool here)
 {
     if (!cl.on)
         return;
-    char key[64], hex[8];
+    char key[64], hex[8], ttl_s[24];
     snprintf(key, sizeof key, SESSNODES_KEY "%s", sid);
     node_hex(cl.node, hex);
+    /* Only an address book: no session outlives session_max_age, so neither
+     * need its set (a node that died leaves its id here until then; a
+     * publish to its channel reaches nobody). */
+    snprintf(ttl_s, sizeof ttl_s, "%lld", (long long)broker.cfg.session_max_age);
     const char *add[] = {"SADD", key, hex};
     const char *rem[] = {"SREM", key, hex};
-    const char *ttl[] = {"EXPIRE", key, SESSNODES_TTL_S};
+    const char *ttl[] = {"EXPIRE", key, ttl_s};
     /* Presence is best effort: if Redis is away the revocation of this
      * session will not reach this node's sockets by push, but every token
      * they hold is refused by the store all the same. */

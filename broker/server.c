@@ -12,6 +12,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "demo_user.h"
+#include "event_loop.h"
 #include "cluster.h"
 #include "http_api.h"
 #include "keys_watch.h"
@@ -247,7 +248,7 @@ static struct lws_context *create_context(void)
         info.alpn = "http/1.1"; /* keep WebSockets off h2 (LWS-NOTES §12.2) */
     }
     info.timeout_secs = 30;
-    return lws_create_context(&info);
+    return event_loop_create_context(broker.cfg.event_loop, &info);
 }
 
 static void lws_log_bridge(int level, const char *line)
@@ -297,7 +298,7 @@ int server_run(void)
     if (broker.cfg.workers > 1 &&
         listen_share_start(lws_get_vhost_by_name(broker.ctx, "qrlogin"), broker.cfg.listen_host,
                            broker.cfg.listen_port)) {
-        lws_context_destroy(broker.ctx);
+        event_loop_destroy(broker.ctx);
         broker.ctx = NULL;
         cluster_shutdown();
         return 1;
@@ -305,7 +306,7 @@ int server_run(void)
     lws_sul_schedule(broker.ctx, 0, &connect_sul, on_connect_links, 0);
     if (workers_start(broker.cfg.threads, wake_loop, broker.ctx)) {
         log_error("could not start %d worker threads", broker.cfg.threads);
-        lws_context_destroy(broker.ctx);
+        event_loop_destroy(broker.ctx);
         return 1;
     }
 
@@ -324,14 +325,15 @@ int server_run(void)
      * reports it, /healthz turns 503), not kill the daemon. */
     signal(SIGXFSZ, SIG_IGN);
 
-    log_info("qrlogin listening on %s:%d (%d worker threads)", broker.cfg.listen_host,
-             broker.cfg.listen_port, broker.cfg.threads);
+    log_info("qrlogin listening on %s:%d (%d worker threads, event loop %s)",
+             broker.cfg.listen_host, broker.cfg.listen_port, broker.cfg.threads,
+             event_loop_describe());
     log_info("PC login page: %s/   phone page: %s/m/", broker.cfg.public_url,
              broker.cfg.public_url);
     supervisor_child_ready(); /* with --workers N: this process serves */
 
     while (!stopping)
-        if (lws_service(broker.ctx, 0) < 0)
+        if (event_loop_service(broker.ctx, 0) < 0)
             break;
 
     /* Stop accepting (with --workers N the kernel sends new connections to
@@ -342,7 +344,7 @@ int server_run(void)
     hub_each(close_going_away, NULL);
     int64_t deadline = clock_now_ms() + 2000;
     while (hub_count() && clock_now_ms() < deadline)
-        lws_service(broker.ctx, 50);
+        event_loop_service(broker.ctx, 50);
 
     lws_sul_cancel(&tick_sul);
     lws_sul_cancel(&housekeeping_sul);
@@ -355,7 +357,7 @@ int server_run(void)
         broker.store->ops->close(broker.store);
         broker.store = NULL;
     }
-    lws_context_destroy(broker.ctx);
+    event_loop_destroy(broker.ctx);
     broker.ctx = NULL;
     tickets_shutdown();
     sessions_shutdown();

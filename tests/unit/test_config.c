@@ -14,6 +14,7 @@
 #include <sched.h>
 
 #include "config.h"
+#include "event_loop.h"
 #include "jwt.h"
 #include "log.h"
 
@@ -358,6 +359,33 @@ static void test_enums(void **state)
     expect_bad("--log-level", "--log-level", "verbose", NULL);
 }
 
+/* --event-loop: poll unless asked, the three words exactly, and the
+ * environment (how CI runs every test on another loop). */
+static void test_event_loop(void **state)
+{
+    (void)state;
+    assert_int_equal(load(NULL), CONFIG_OK);
+    assert_int_equal(cfg.event_loop, EVENT_LOOP_POLL);
+    assert_int_equal(load("--event-loop", "libuv", NULL), CONFIG_OK);
+    assert_int_equal(cfg.event_loop, EVENT_LOOP_LIBUV);
+    assert_int_equal(load("--event-loop=libev", NULL), CONFIG_OK);
+    assert_int_equal(cfg.event_loop, EVENT_LOOP_LIBEV);
+    assert_int_equal(load("--event-loop", "poll", NULL), CONFIG_OK);
+    assert_int_equal(cfg.event_loop, EVENT_LOOP_POLL);
+    expect_bad("--event-loop", "--event-loop", "epoll", NULL);
+    assert_non_null(strstr(err, "poll, libuv, libev"));
+    expect_bad("--event-loop", "--event-loop", "LIBUV", NULL);
+    expect_bad("--event-loop", "--event-loop", "", NULL);
+
+    setenv("QRLOGIN_EVENT_LOOP", "libev", 1);
+    assert_int_equal(load(NULL), CONFIG_OK);
+    assert_int_equal(cfg.event_loop, EVENT_LOOP_LIBEV);
+    assert_int_equal(load("--event-loop", "poll", NULL), CONFIG_OK);
+    assert_int_equal(cfg.event_loop, EVENT_LOOP_POLL);
+    setenv("QRLOGIN_EVENT_LOOP", "uv", 1);
+    expect_bad("QRLOGIN_EVENT_LOOP", NULL);
+}
+
 static void test_flags(void **state)
 {
     (void)state;
@@ -538,7 +566,8 @@ static void test_help(void **state)
         "--public-url",  "--store",          "--keys-dir",      "--web-root",
         "--audience",    "--client-id",      "--max-message",   "--msg-rate",
         "--msg-burst",   "--threads",        "--help",          "QRLOGIN_MAX_CONNS_PER_IP",
-        "--workers",     "QRLOGIN_WORKERS",
+        "--workers",     "QRLOGIN_WORKERS",  "--event-loop",    "QRLOGIN_EVENT_LOOP",
+        "poll|libuv|libev",
     };
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         if (!strstr(buf, must[i]))
@@ -679,6 +708,7 @@ int main(void)
         cmocka_unit_test_setup(test_integers_are_strict, setup),
         cmocka_unit_test_setup(test_count_bounds, setup),
         cmocka_unit_test_setup(test_enums, setup),
+        cmocka_unit_test_setup(test_event_loop, setup),
         cmocka_unit_test_setup(test_flags, setup),
         cmocka_unit_test_setup(test_listen_forms, setup),
         cmocka_unit_test_setup(test_allowed_origins, setup),

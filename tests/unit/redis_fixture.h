@@ -46,6 +46,7 @@ struct redis_proc {
     int port;
     char dir[64];       /* --dir, holds redis.log */
     char password[64];  /* --requirepass, "" for none */
+    bool aof;           /* --appendonly yes (fsync always): a restart replays the writes */
 };
 
 static inline long long redis_fixture_now_ms(void)
@@ -113,7 +114,11 @@ static inline int redis_proc_spawn(struct redis_proc *p)
         argv[n++] = "--port";        argv[n++] = port;
         argv[n++] = "--bind";        argv[n++] = "127.0.0.1";
         argv[n++] = "--save";        argv[n++] = "";
-        argv[n++] = "--appendonly";  argv[n++] = "no";
+        argv[n++] = "--appendonly";  argv[n++] = p->aof ? "yes" : "no";
+        if (p->aof) {
+            argv[n++] = "--appendfsync";
+            argv[n++] = "always";
+        }
         argv[n++] = "--dir";         argv[n++] = p->dir;
         argv[n++] = "--logfile";     argv[n++] = logf;
         if (p->password[0]) {

@@ -1504,37 +1504,6 @@ static void test_close_completes_pending(void **state)
 
 /* ---- persistence with AOF ----------------------------------------------- */
 
-/* The fixture's servers save nothing; this one runs with AOF on, in p's
- * directory and port, so a restart replays what was written. */
-static int spawn_aof(struct redis_proc *p)
-{
-    char port[16], logf[96];
-    snprintf(port, sizeof port, "%d", p->port);
-    snprintf(logf, sizeof logf, "%s/redis.log", p->dir);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execl(REDIS_FIXTURE_SERVER, REDIS_FIXTURE_SERVER, "--port", port, "--bind", "127.0.0.1",
-              "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", p->dir,
-              "--logfile", logf, (char *)NULL);
-        _exit(127);
-    }
-    p->pid = pid;
-    long long deadline = redis_fixture_now_ms() + WAIT_MS;
-    while (redis_fixture_now_ms() < deadline) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            p->pid = 0;
-            return -1;
-        }
-        if (redis_fixture_port_accepts(p->port))
-            return 0;
-        redis_fixture_sleep_ms(10);
-    }
-    return -1;
-}
-
 static void test_data_survives_redis_restart_with_aof(void **state)
 {
     (void)state;
@@ -1543,7 +1512,8 @@ static void test_data_survives_redis_restart_with_aof(void **state)
     snprintf(aof.dir, sizeof aof.dir, "/tmp/qrlogin-redis-XXXXXX");
     assert_non_null(mkdtemp(aof.dir));
     aof.port = redis_fixture_free_port();
-    assert_int_equal(spawn_aof(&aof), 0);
+    aof.aof = true;
+    assert_int_equal(redis_proc_spawn(&aof), 0);
 
     char url[128], err[256] = "";
     redis_proc_url(&aof, 3, url, sizeof url); /* a db other than 0 */
@@ -1564,7 +1534,7 @@ static void test_data_survives_redis_restart_with_aof(void **state)
 
     redis_proc_stop(&aof);
     assert_true(wait_healthy(st, false, WAIT_MS));
-    assert_int_equal(spawn_aof(&aof), 0);
+    assert_int_equal(redis_proc_spawn(&aof), 0); /* aof is still set: replays */
     assert_true(wait_healthy(st, true, WAIT_MS)); /* the same store reconnects */
 
     struct user_rec u;

@@ -81,8 +81,8 @@ static const struct choice level_choices[] = {
     {"error", QLOG_ERROR}, {"warn", QLOG_WARN}, {"info", QLOG_INFO},
     {"debug", QLOG_DEBUG}, {NULL, 0}};
 static const struct choice loop_choices[] = {
-    {"poll", EVENT_LOOP_POLL}, {"libuv", EVENT_LOOP_LIBUV}, {"libev", EVENT_LOOP_LIBEV},
-    {NULL, 0}};
+    {"auto", EVENT_LOOP_AUTO}, {"poll", EVENT_LOOP_POLL}, {"libuv", EVENT_LOOP_LIBUV},
+    {"libev", EVENT_LOOP_LIBEV}, {NULL, 0}};
 
 #define FIELD(m) offsetof(struct config, m), sizeof(((struct config *)0)->m)
 #define NOFIELD 0, 0
@@ -147,9 +147,10 @@ static const struct opt opts[] = {
           threads),
     COUNT("workers", "N", "1", 1, 64,
           "processes sharing the port (SO_REUSEPORT); more than 1 needs the redis store", workers),
-    {"event-loop", T_ENUM, "poll|libuv|libev", "poll", NULL, 0, 0, FIELD(event_loop), loop_choices,
+    {"event-loop", T_ENUM, "auto|poll|libuv|libev", "auto", NULL, 0, 0, FIELD(event_loop),
+     loop_choices,
      "lws's event loop: poll() looks at every socket on each wakeup; libuv and libev use epoll "
-     "(packages libwebsockets-evlib-uv / -evlib-ev)"},
+     "(packages libwebsockets-evlib-uv / -evlib-ev); auto = libuv, else poll"},
     COUNT("pbkdf2-iterations", "N", "600000", 1000, 10000000,
           "PBKDF2-HMAC-SHA256 iterations for new password hashes", pbkdf2_iterations),
     {"demo", T_FLAG, NULL, NULL, "off", 0, 0, FIELD(demo), NULL,

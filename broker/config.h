@@ -53,7 +53,7 @@ struct config {
     int msg_burst;                /* 40 */
     int threads;                  /* 0 = CPUs this process may use (per worker) */
     int workers;                  /* processes sharing the port, 1 (default) to 64 */
-    int event_loop;               /* enum event_loop_kind: poll (default), libuv, libev */
+    int event_loop;               /* enum event_loop_kind: auto (default), poll, libuv, libev */
     int pbkdf2_iterations;        /* 600000 */
     bool demo;
     int log_level;                /* enum log_level */

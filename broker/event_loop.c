@@ -82,23 +82,31 @@ static bool load_fn(void **slot, const char *name)
     return *slot != NULL;
 }
 
-static int load_plugin(const struct backend *b)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", LWS_INSTALL_LIBDIR, b->plugin);
-    el.plugin = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!el.plugin) {
-        log_error("--event-loop %s: cannot load lws's plugin (%s): apt-get install -y %s",
-                  b->name, dlerror(), b->package);
-        return -1;
-    }
-    return 0;
-}
+/* With --event-loop auto a backend that cannot be had is a warning (poll()
+ * takes over); asked for by name, it is an error and the broker stops. */
+static bool falling_back;
 
 static int missing(const struct backend *b, const char *what)
 {
-    log_error("--event-loop %s: %s", b->name, what);
+    if (falling_back)
+        log_warn("event loop %s: %s; using poll(), whose cost grows with every open socket",
+                 b->name, what);
+    else
+        log_error("--event-loop %s: %s", b->name, what);
     return -1;
+}
+
+static int load_plugin(const struct backend *b)
+{
+    char path[512], why[768];
+    snprintf(path, sizeof path, "%s/%s", LWS_INSTALL_LIBDIR, b->plugin);
+    el.plugin = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!el.plugin) {
+        snprintf(why, sizeof why, "cannot load lws's plugin (%s): apt-get install -y %s",
+                 dlerror(), b->package);
+        return missing(b, why);
+    }
+    return 0;
 }
 
 static int prepare_uv(const struct backend *b)
@@ -142,22 +150,25 @@ static int prepare_ev(const struct backend *b)
 
 static int prepare(enum event_loop_kind kind, struct lws_context_creation_info *info)
 {
+    falling_back = kind == EVENT_LOOP_AUTO;
+    if (falling_back)
+        kind = EVENT_LOOP_LIBUV;
     const struct backend *b = &backends[kind];
 
     el.kind = kind;
     snprintf(el.desc, sizeof el.desc, "%s", b->name);
     if (kind == EVENT_LOOP_POLL)
         return 0;
-    if (load_plugin(b))
-        return -1;
-    if ((kind == EVENT_LOOP_LIBUV ? prepare_uv : prepare_ev)(b)) {
+    bool ready = load_plugin(b) == 0;
+    if (ready && (kind == EVENT_LOOP_LIBUV ? prepare_uv : prepare_ev)(b)) {
         dlclose(el.plugin);
         el.plugin = NULL;
-        return -1;
+        ready = false;
     }
-    if (kind == EVENT_LOOP_LIBUV)
-        log_warn("--event-loop libuv: lws 4.1.6 loses the close frame of every close the "
-                 "broker starts, peers see 1006 (broker/event_loop.h)");
+    if (!ready && falling_back)
+        return prepare(EVENT_LOOP_POLL, info);
+    if (!ready)
+        return -1;
     info->options |= b->option;
     info->foreign_loops = el.foreign;
     info->pcontext = &el.ctx;

@@ -146,10 +146,21 @@ static int on_established(struct lws *wsi, struct pss *pss)
     return 0;
 }
 
+/* Starts the closing handshake from WRITEABLE once the queue is empty.
+ *
+ * Not by returning -1, lws's documented way: lws_service_fd_tsi() then closes
+ * the connection, and in lws 4.1.6 built with _DEBUG (as Debian builds it) on
+ * the libuv loop it closes it a second time at once ("uv repeat test"), which
+ * kills the socket before the close frame queued by lws_close_reason leaves —
+ * the peer sees 1006. A close started from lws's timeout timer does not pass
+ * there. The timeout must be PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE: any other
+ * marks the socket unusable and skips the close frame (lws_sul_wsitimeout_cb).
+ * lws then sends our close frame and waits up to 5 s for the peer's. */
 static int close_now(struct lws *wsi, int code, const char *reason)
 {
     lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-    return -1;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
+    return 0;
 }
 
 /* Token bucket: msg_rate per second, msg_burst deep. Returns 0 if the message
@@ -211,13 +222,19 @@ static int on_receive(struct lws *wsi, struct conn *c, const char *in, size_t le
         c->rx_len = 0;
         c->rx_binary = lws_frame_is_binary(wsi);
     }
+    if (c->close_code)
+        return 0; /* closing: the rest of what it sends is dropped */
     size_t remaining = lws_remaining_packet_payload(wsi);
-    if (c->rx_len + len + remaining > max)
-        return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+    if (c->rx_len + len + remaining > max) {
+        hub_abort(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        return 0;
+    }
     if (first && final) /* the common case: no copy */
         return on_message(c, in, len, c->rx_binary);
-    if (!c->rx && !(c->rx = malloc(max)))
-        return close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    if (!c->rx && !(c->rx = malloc(max))) {
+        hub_abort(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return 0;
+    }
     if (len) { /* an empty fragment may come with in == NULL */
         memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += len;

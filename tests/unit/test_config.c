@@ -359,13 +359,15 @@ static void test_enums(void **state)
     expect_bad("--log-level", "--log-level", "verbose", NULL);
 }
 
-/* --event-loop: poll unless asked, the three words exactly, and the
+/* --event-loop: auto unless asked, the four words exactly, and the
  * environment (how CI runs every test on another loop). */
 static void test_event_loop(void **state)
 {
     (void)state;
     assert_int_equal(load(NULL), CONFIG_OK);
-    assert_int_equal(cfg.event_loop, EVENT_LOOP_POLL);
+    assert_int_equal(cfg.event_loop, EVENT_LOOP_AUTO);
+    assert_int_equal(load("--event-loop", "auto", NULL), CONFIG_OK);
+    assert_int_equal(cfg.event_loop, EVENT_LOOP_AUTO);
     assert_int_equal(load("--event-loop", "libuv", NULL), CONFIG_OK);
     assert_int_equal(cfg.event_loop, EVENT_LOOP_LIBUV);
     assert_int_equal(load("--event-loop=libev", NULL), CONFIG_OK);
@@ -373,7 +375,7 @@ static void test_event_loop(void **state)
     assert_int_equal(load("--event-loop", "poll", NULL), CONFIG_OK);
     assert_int_equal(cfg.event_loop, EVENT_LOOP_POLL);
     expect_bad("--event-loop", "--event-loop", "epoll", NULL);
-    assert_non_null(strstr(err, "poll, libuv, libev"));
+    assert_non_null(strstr(err, "auto, poll, libuv, libev"));
     expect_bad("--event-loop", "--event-loop", "LIBUV", NULL);
     expect_bad("--event-loop", "--event-loop", "", NULL);
 

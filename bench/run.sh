@@ -10,8 +10,9 @@
 # Knobs (environment): BENCH_IDLE (10000), BENCH_DURATION (measured seconds per
 # load scenario, 15), BENCH_RATE (flows/s beside the idle sockets, 200),
 # BENCH_NICE (-5: broker and bench outrank unrelated work on a shared box; 0 to
-# disable), BENCH_PROFILE (1: perf record -g the broker), BENCH_OUT (the
-# markdown file). Everything runs on 127.0.0.x and stops by itself; the EXIT
+# disable), BENCH_PROFILE (1: perf record -g the broker), BENCH_EVENT_LOOP
+# (libuv: the broker's --event-loop, named so that a missing plugin stops the
+# run instead of measuring poll() unnoticed), BENCH_OUT (the markdown file). Everything runs on 127.0.0.x and stops by itself; the EXIT
 # trap kills whatever is still running.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ DUR=${BENCH_DURATION:-15}
 RATE=${BENCH_RATE:-200}
 NICE=${BENCH_NICE:--5}
 PROFILE=${BENCH_PROFILE:-1}
+EVENT_LOOP=${BENCH_EVENT_LOOP:-libuv}
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 HOLD=15        # seconds of idle-CPU measurement
 WARMUP=2
@@ -84,7 +86,7 @@ free_port() {
 
 BROKER_COMMON=(--pbkdf2-iterations 1000 --demo --max-conns-per-ip 1000000
     --msg-rate 100000 --msg-burst 100000 --refresh-interval 0 --ticket-ttl 600
-    --log-level warn)
+    --log-level warn --event-loop "$EVENT_LOOP")
 
 # start_broker NAME [extra broker options]: fresh data dir, free port, waits
 # for /healthz (at most 10 s).
@@ -160,6 +162,7 @@ say "machine"
     echo "mbedtls=$(dpkg-query -W -f='${Version}' libmbedcrypto7 2>/dev/null || dpkg-query -W -f='${Version}' libmbedtls-dev 2>/dev/null || echo '?')"
     echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "nice=$NICE"
+    echo "event_loop=$EVENT_LOOP"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "ulimit_n=$(ulimit -Hn)"
 } >"$WORK/machine.txt"

@@ -79,6 +79,7 @@ md.push('## Machine', '');
 md.push('| | |', '|---|---|');
 md.push(`| CPUs (nproc) | ${machine.nproc} |`, `| CPU | ${machine.cpu} |`, `| kernel | ${machine.kernel} |`,
   `| libwebsockets | ${machine.lws} (Debian) |`, `| mbedTLS | ${machine.mbedtls} (Debian) |`,
+  `| broker's event loop | \`--event-loop ${machine.event_loop ?? 'auto'}\` |`,
   `| load average when the run started | ${machine.loadavg} |`,
   `| priority of broker and bench | nice ${machine.nice} |`, '');
 md.push('The "other processes" column below is the CPU the rest of the machine used during each',

@@ -147,21 +147,39 @@ static int send_ticket(const struct req *r, const struct ticket *t)
 }
 
 
-static void audit(const struct ticket *t, int64_t user_id, const char *phone_sid,
+/* The PC as the phone and the audit are shown it. A ticket does not copy its
+ * PC's address and agent: they are the PC connection's, on this node, and it
+ * lives as long as the ticket (closing it cancels the ticket). */
+struct pc_seen {
+    char ip[IP_MAX];
+    char user_agent[UA_MAX];
+};
+
+static void pc_seen(uint64_t pc_conn, struct pc_seen *out)
+{
+    const struct conn *pc = hub_get(pc_conn);
+    snprintf(out->ip, sizeof out->ip, "%s", pc ? pc->ip : "");
+    snprintf(out->user_agent, sizeof out->user_agent, "%s",
+             pc && pc->user_agent ? pc->user_agent : "");
+}
+
+/* A decision about a scanned ticket t, for the user's history; phone_sid is
+ * the session of the phone that decided. */
+static void audit(const struct ticket *t, const struct pc_seen *pc, const char *phone_sid,
                   const char *sid, const char *outcome)
 {
-    struct audit_rec a = {.at = clock_now_ms(), .user_id = user_id};
+    const struct ticket_scanner *who = t->scanner;
+    struct audit_rec a = {.at = clock_now_ms(), .user_id = who->user_id};
     snprintf(a.sid, sizeof a.sid, "%s", sid ? sid : "");
     log_ticket_prefix(t->id, a.ticket_prefix);
-    snprintf(a.pc_ip, sizeof a.pc_ip, "%s", t->pc_ip);
-    snprintf(a.pc_user_agent, sizeof a.pc_user_agent, "%s",
-             t->pc_user_agent ? t->pc_user_agent : "");
+    snprintf(a.pc_ip, sizeof a.pc_ip, "%s", pc->ip);
+    snprintf(a.pc_user_agent, sizeof a.pc_user_agent, "%s", pc->user_agent);
     snprintf(a.phone_sid, sizeof a.phone_sid, "%s", phone_sid);
     snprintf(a.outcome, sizeof a.outcome, "%s", outcome);
     broker.store->ops->audit_add(broker.store, &a, store_ignore_done, NULL);
     char p[7];
     log_info("login decision: ticket %s… user %lld outcome %s pc %s", log_ticket_prefix(t->id, p),
-             (long long)user_id, outcome, t->pc_ip);
+             (long long)who->user_id, outcome, pc->ip);
 }
 
 /* tickets.c tells us every transition; the pushes are ours. */
@@ -184,26 +202,30 @@ static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
         break;
     case TEV_SCANNED:
         metrics.tickets[MT_SCANNED]++;
-        log_info("ticket %s… scanned by user %lld", p, (long long)t->user_id);
+        log_info("ticket %s… scanned by user %lld", p, (long long)t->scanner->user_id);
         {
             struct jw w;
             push_start(&w, "ticket.scanned");
             jw_kv_str(&w, "ticket", t->id);
-            jw_user(&w, t->user_id, t->user_name);
+            jw_user(&w, t->scanner->user_id, t->scanner->user_name);
             push_finish(t->pc_conn, &w);
         }
         break;
     case TEV_DENIED:
-    case TEV_CODE_MISMATCH:
+    case TEV_CODE_MISMATCH: {
         metrics.tickets[ev == TEV_DENIED ? MT_DENIED : MT_CODE_MISMATCH]++;
-        audit(t, t->user_id, t->phone_sid, NULL, ev == TEV_DENIED ? "denied" : "code_mismatch");
+        struct pc_seen pc;
+        pc_seen(t->pc_conn, &pc);
+        audit(t, &pc, t->scanner->phone_sid, NULL,
+              ev == TEV_DENIED ? "denied" : "code_mismatch");
         push_simple(t->pc_conn, "ticket.denied", t->id);
         pc_changed(t->pc_conn);
         break;
+    }
     case TEV_CANCELLED:
         metrics.tickets[MT_CANCELLED]++;
         if (t->state == TICKET_SCANNED)
-            push_simple(t->phone_conn, "ticket.cancelled", t->id);
+            push_simple(t->scanner->phone_conn, "ticket.cancelled", t->id);
         break;
     }
 }
@@ -236,7 +258,7 @@ void handle_ticket_new(struct conn *c, const struct req *r, const struct json_do
         }
     }
     const struct ticket *t;
-    if (tickets_create(c->id, c->ip, c->user_agent, name, &t)) {
+    if (tickets_create(c->id, name, &t)) {
         reply_error(r, E_INTERNAL, NULL);
         return;
     }
@@ -331,15 +353,16 @@ static void scan_here(const struct phone_req *p)
         reply_ticket_rc(&p->r, rc);
         return;
     }
+    const struct conn *pc = hub_get(t->pc_conn);
     struct jw w;
     reply_start(&w, &p->r, "ticket.info");
     jw_kv_str(&w, "ticket", t->id);
     jw_kv_int(&w, "expires_in", tickets_expires_in(t, clock_now_ms()));
     jw_key(&w, "pc");
     jw_obj_open(&w);
-    jw_kv_str(&w, "ip", t->pc_ip);
-    jw_kv_str(&w, "user_agent", t->pc_user_agent ? t->pc_user_agent : "");
-    jw_kv_str(&w, "client_name", t->client_name);
+    jw_kv_str(&w, "ip", pc ? pc->ip : "");
+    jw_kv_str(&w, "user_agent", pc && pc->user_agent ? pc->user_agent : "");
+    jw_kv_str(&w, "client_name", t->client_name ? t->client_name : "");
     jw_kv_int(&w, "created_at", t->created_at);
     jw_obj_close(&w);
     if (broker.cfg.number_match) {
@@ -356,10 +379,10 @@ static void scan_here(const struct phone_req *p)
 /* A confirmed ticket waiting for its user record and then its session. */
 struct confirm_ctx {
     struct req r;
-    struct ticket t; /* taken out of tickets.c; owns pc_user_agent */
-    int64_t user_id;
+    struct ticket t;   /* taken out of tickets.c, with its scanner */
+    struct pc_seen pc; /* as it was at the confirm: the PC may leave meanwhile */
     char phone_sid[SID_MAX];
-    int64_t t0_us; /* when the confirm arrived, for the latency histogram */
+    int64_t t0_us;     /* when the confirm arrived, for the latency histogram */
 };
 
 static void confirm_free(struct confirm_ctx *x)
@@ -390,7 +413,7 @@ static void confirm_issued(void *arg, enum api_err err, const struct issued *is,
         return;
     }
     metrics.tickets[MT_CONFIRMED]++;
-    audit(&x->t, x->user_id, x->phone_sid, is->sid, "confirmed");
+    audit(&x->t, &x->pc, x->phone_sid, is->sid, "confirmed");
     struct jw w;
     push_start(&w, "login");
     jw_kv_str(&w, "ticket", x->t.id);
@@ -418,8 +441,7 @@ static void confirm_user_cb(void *arg, enum store_rc rc, const struct user_rec *
         confirm_free(x);
         return;
     }
-    sessions_create(u, "web", x->t.pc_ip, x->t.pc_user_agent ? x->t.pc_user_agent : "",
-                    confirm_issued, x);
+    sessions_create(u, "web", x->pc.ip, x->pc.user_agent, confirm_issued, x);
 }
 
 static void confirm_here(const struct phone_req *p, int64_t t0_us)
@@ -431,7 +453,6 @@ static void confirm_here(const struct phone_req *p, int64_t t0_us)
     }
     x->r = p->r;
     x->t0_us = t0_us;
-    x->user_id = p->user_id;
     snprintf(x->phone_sid, sizeof x->phone_sid, "%s", p->sid);
     enum ticket_rc rc =
         tickets_confirm(p->ticket, p->user_id, p->has_code ? p->code : NULL, &x->t);
@@ -440,6 +461,7 @@ static void confirm_here(const struct phone_req *p, int64_t t0_us)
         free(x);
         return;
     }
+    pc_seen(x->t.pc_conn, &x->pc);
     broker.store->ops->user_by_id(broker.store, p->user_id, confirm_user_cb, x);
 }
 

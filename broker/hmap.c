@@ -27,8 +27,11 @@ static int hmap_grow(struct hmap *m)
 
 int hmap_insert(struct hmap *m, struct hnode *n, uint64_t hash)
 {
-    /* A failed grow with a table in place only lengthens chains. */
-    if (m->count >= m->nbuckets && hmap_grow(m) && !m->nbuckets)
+    /* Two entries a bucket on average before it grows: chains stay short,
+     * and the bucket array (one per socket and ticket index) costs 4-8 bytes
+     * an entry instead of 8-16. A failed grow with a table in place only
+     * lengthens chains. */
+    if (m->count >= 2 * m->nbuckets && hmap_grow(m) && !m->nbuckets)
         return -1;
     n->hash = hash;
     size_t i = hash & (m->nbuckets - 1);
@@ -70,10 +73,12 @@ static uint64_t mix(uint64_t h)
     return h;
 }
 
-uint64_t hmap_hash_bytes(const void *p, size_t n)
+uint64_t hmap_hash_bytes(const void *p, size_t n) { return hmap_hash_bytes_keyed(p, n, 0); }
+
+uint64_t hmap_hash_bytes_keyed(const void *p, size_t n, uint64_t key)
 {
     const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = 0xcbf29ce484222325ULL ^ key;
     for (size_t i = 0; i < n; i++) {
         h ^= s[i];
         h *= 0x100000001b3ULL;

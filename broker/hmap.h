@@ -4,7 +4,7 @@
  * id), sessions (by sid) and sign-in limits (by user name). Each owner embeds
  * `struct hnode` and compares its own keys; the map only stores 64-bit hashes,
  * so it never allocates per entry and never copies keys. Grows by doubling when
- * the load passes 1; never shrinks (a long-lived daemon returns to its peak). */
+ * the load passes 2; never shrinks (a long-lived daemon returns to its peak). */
 #ifndef QRLOGIN_HMAP_H
 #define QRLOGIN_HMAP_H
 
@@ -38,6 +38,9 @@ static inline struct hnode *hmap_chain(const struct hmap *m, uint64_t hash)
  * Keys here are random tickets or ids, not attacker-chosen collisions at
  * scale; user names are, but that map is small and bounded. */
 uint64_t hmap_hash_bytes(const void *p, size_t n);
+/* The same with a secret key in the starting state, for keys a client picks
+ * (strpool.h): collisions cannot be computed without the key. */
+uint64_t hmap_hash_bytes_keyed(const void *p, size_t n, uint64_t key);
 uint64_t hmap_hash_u64(uint64_t v);
 
 #define hmap_entry(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))

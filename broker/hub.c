@@ -8,24 +8,26 @@
 #include "clock.h"
 #include "cluster.h"
 #include "log.h"
+#include "strpool.h"
 #include "tickets.h"
 
-/* The sockets attached to one session. */
+/* The sockets attached to one session (all of one user). */
 struct hub_session {
     struct hnode node;
     char sid[SID_MAX];
+    char user_name[USER_NAME_MAX + 1];
     struct conn *head;
 };
 
+/* What a conn's identity fields point at while it has none. */
+static const char nothing[] = "";
+
 /* How many connections one client IP holds. */
-struct hub_ip {
-    struct hnode node;
-    char ip[IP_MAX];
-    int count;
-};
 
 static struct hmap conns;
-static struct hmap ips;
+/* Addresses and User-Agents, one copy each however many sockets share them. */
+static struct strpool ips = STRPOOL_INIT(IP_MAX - 1);
+static struct strpool agents = STRPOOL_INIT(UA_MAX - 1);
 static struct hmap sessions;
 static uint64_t next_id = 1;
 static uint64_t id_base; /* the cluster node's bits (cluster.h) */
@@ -50,6 +52,7 @@ struct conn *hub_conn_new(struct lws *wsi)
     c->id = id_base | next_id++;
     c->wsi = wsi;
     c->kind = CONN_KIND_ANON;
+    c->ip = c->user_name = c->sid = nothing;
     if (hmap_insert(&conns, &c->by_id, hmap_hash_u64(c->id))) {
         free(c);
         return NULL;
@@ -113,22 +116,27 @@ void hub_conn_changed(struct conn *c)
 
 void hub_attach(struct conn *c, int64_t user_id, const char *user_name, const char *sid)
 {
-    session_unlink(c);
-    c->user_id = user_id;
-    snprintf(c->user_name, sizeof c->user_name, "%s", user_name);
-    snprintf(c->sid, sizeof c->sid, "%s", sid);
     struct hub_session *s = session_find(sid);
+    if (s && s == c->sess) {
+        c->user_id = user_id; /* already on it (a session is one user's) */
+        return;
+    }
+    hub_detach(c);
     if (!s) {
         s = calloc(1, sizeof *s);
         if (!s)
-            return; /* identity set; pushes for this session will miss it */
+            return; /* out of memory: the socket stays signed out */
         snprintf(s->sid, sizeof s->sid, "%s", sid);
+        snprintf(s->user_name, sizeof s->user_name, "%s", user_name);
         if (hmap_insert(&sessions, &s->node, hmap_hash_bytes(s->sid, strlen(s->sid)))) {
             free(s);
             return;
         }
         cluster_session_here(sid, true);
     }
+    c->user_id = user_id;
+    c->user_name = s->user_name;
+    c->sid = s->sid;
     c->sess = s;
     c->sess_next = s->head;
     if (s->head)
@@ -138,10 +146,9 @@ void hub_attach(struct conn *c, int64_t user_id, const char *user_name, const ch
 
 void hub_detach(struct conn *c)
 {
-    session_unlink(c);
     c->user_id = 0;
-    c->user_name[0] = '\0';
-    c->sid[0] = '\0';
+    c->user_name = c->sid = nothing; /* before the entry they point into may go */
+    session_unlink(c);
 }
 
 void hub_each(void (*fn)(struct conn *c, void *arg), void *arg)
@@ -178,61 +185,30 @@ static void queue_free(struct conn *c)
     c->q_bytes = 0;
 }
 
-static struct hub_ip *ip_find(const char *ip)
-{
-    uint64_t h = hmap_hash_bytes(ip, strlen(ip));
-    for (struct hnode *n = hmap_chain(&ips, h); n; n = n->next) {
-        struct hub_ip *e = hmap_entry(n, struct hub_ip, node);
-        if (n->hash == h && !strcmp(e->ip, ip))
-            return e;
-    }
-    return NULL;
-}
-
-int hub_ip_count(const char *ip)
-{
-    struct hub_ip *e = ip_find(ip);
-    return e ? e->count : 0;
-}
+int hub_ip_count(const char *ip) { return strpool_count(&ips, ip); }
 
 void hub_set_ip(struct conn *c, const char *ip)
 {
-    snprintf(c->ip, sizeof c->ip, "%s", ip);
-    struct hub_ip *e = ip_find(c->ip);
-    if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e)
-            return; /* uncounted: the limit is best effort under OOM */
-        snprintf(e->ip, sizeof e->ip, "%s", c->ip);
-        if (hmap_insert(&ips, &e->node, hmap_hash_bytes(e->ip, strlen(e->ip)))) {
-            free(e);
-            return;
-        }
-    }
-    e->count++;
-    c->ip_entry = e;
+    const char *held = strpool_hold(&ips, ip, strlen(ip));
+    /* Out of memory: uncounted and unnamed, the limit is best effort then. */
+    c->ip = held ? held : nothing;
 }
 
-static void ip_release(struct conn *c)
+void hub_set_user_agent(struct conn *c, const char *ua, size_t len)
 {
-    struct hub_ip *e = c->ip_entry;
-    if (!e)
-        return;
-    c->ip_entry = NULL;
-    if (--e->count == 0) {
-        hmap_remove(&ips, &e->node);
-        free(e);
-    }
+    strpool_release(&agents, c->user_agent);
+    c->user_agent = len ? strpool_hold(&agents, ua, len) : NULL;
 }
 
 void hub_conn_free(struct conn *c)
 {
-    ip_release(c);
+    if (c->ip != nothing)
+        strpool_release(&ips, c->ip);
+    strpool_release(&agents, c->user_agent);
     hmap_remove(&conns, &c->by_id);
     session_unlink(c);
     queue_free(c);
     metrics.conns[c->kind]--;
-    free(c->user_agent);
     free(c->rx);
     free(c);
 }
@@ -368,5 +344,6 @@ void hub_shutdown(void)
      * tables in case the context went away first. */
     hmap_free(&conns);
     hmap_free(&sessions);
-    hmap_free(&ips);
+    strpool_free(&ips);
+    strpool_free(&agents);
 }

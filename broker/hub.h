@@ -33,33 +33,35 @@ struct out_msg {
     char buf[];   /* LWS_PRE headroom, then payload */
 };
 
+/* One per socket, so kept small (DESIGN.md's memory budget): strings that
+ * many sockets share live once (strpool.h, and the per-session entries) and
+ * the fields point at them. */
 struct conn {
     uint64_t id;
     struct lws *wsi;
     struct hnode by_id;
-    enum metric_conn_kind kind;
 
-    char ip[IP_MAX];           /* set once by hub_set_ip */
-    struct hub_ip *ip_entry;   /* per-IP connection count */
-    char *user_agent;          /* heap, may be NULL */
+    const char *ip;            /* set once by hub_set_ip; "" until then */
+    const char *user_agent;    /* set by hub_set_user_agent; NULL = none sent */
 
     /* identity, once auth.*, session.attach or a login made it known */
     int64_t user_id;           /* 0 = not authenticated */
-    char user_name[USER_NAME_MAX + 1];
-    char sid[SID_MAX];         /* attached session ("" = none) */
+    const char *user_name;     /* the session entry's copy; "" = none */
+    const char *sid;           /* attached session ("" = none), likewise */
     struct conn *sess_prev, *sess_next;
     struct hub_session *sess;  /* the attachment list this conn is on */
 
     /* message assembly (frames may arrive in several chunks) */
     char *rx;
-    size_t rx_len;
-    bool rx_binary;
-    bool rx_overflow;
 
     /* send queue */
     struct out_msg *q_head, *q_tail;
-    unsigned q_count;
     size_t q_bytes;
+    uint16_t q_count;          /* at most HUB_QUEUE_MAX_MSGS */
+
+    bool rx_binary;
+    bool ping_due;             /* a PING waits for the next WRITEABLE */
+    enum metric_conn_kind kind;
 
     /* per-socket message rate (token bucket) */
     double bucket;
@@ -68,14 +70,14 @@ struct conn {
     int64_t last_refused;      /* ms; the latest refused message */
 
     /* a close requested from outside this conn's own callback */
-    int close_code;            /* 0 = none */
     const char *close_reason;  /* a string literal */
+    int close_code;            /* 0 = none */
+    uint32_t rx_len;           /* bytes in rx; at most --max-message */
 
     /* liveness, checked once a second by hub_housekeep() */
     int64_t idle_since;        /* ms; 0 = has a ticket, a sign-in or a session */
     int64_t last_ping_at;      /* ms */
     int64_t last_pong_at;      /* ms */
-    bool ping_due;             /* a PING waits for the next WRITEABLE */
 };
 
 void hub_shutdown(void);
@@ -140,6 +142,9 @@ void hub_conn_changed(struct conn *c);
  * counted from hub_set_ip until it is freed. */
 int hub_ip_count(const char *ip);
 void hub_set_ip(struct conn *c, const char *ip);
+/* The first len bytes of ua (cut to UA_MAX - 1) as c's User-Agent; len 0 =
+ * none. */
+void hub_set_user_agent(struct conn *c, const char *ua, size_t len);
 
 /* Idle timeout in seconds for hub_conn_changed (0 = off). */
 void hub_set_idle_timeout(int64_t secs);

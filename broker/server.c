@@ -199,11 +199,11 @@ static struct lws_context *create_context(void)
     protocols[0] = (struct lws_protocols){
         .name = WS_PROTOCOL_NAME,
         .callback = ws_conn_callback,
-        .per_session_data_size = ws_conn_pss_size(),
+        /* no per_session_data_size: the user pointer is the conn (ws_conn.c) */
         /* Small: lws allocates it for every socket, and it is most of our
          * per-socket memory. Client frames are short; longer ones arrive in
          * chunks that ws_conn.c assembles (up to --max-message). */
-        .rx_buffer_size = 128,
+        .rx_buffer_size = 64,
     };
     protocols[1] = (struct lws_protocols){
         .name = HTTP_API_PROTOCOL_NAME,

@@ -102,7 +102,7 @@ static void ticket_unlink(struct ticket *t)
 
 static void ticket_free(struct ticket *t)
 {
-    free(t->pc_user_agent);
+    tickets_release(t);
     free(t);
 }
 
@@ -169,8 +169,8 @@ static int ticket_arm(struct ticket *t, int64_t now)
     return 0;
 }
 
-enum ticket_rc tickets_create(uint64_t pc_conn, const char *pc_ip, const char *pc_ua,
-                              const char *client_name, const struct ticket **out)
+enum ticket_rc tickets_create(uint64_t pc_conn, const char *client_name,
+                              const struct ticket **out)
 {
     struct ticket *old = find_by_pc(pc_conn);
     if (old) {
@@ -185,10 +185,10 @@ enum ticket_rc tickets_create(uint64_t pc_conn, const char *pc_ip, const char *p
     if (!t)
         return TICKET_NO_MEMORY;
     t->pc_conn = pc_conn;
-    copy_str(t->pc_ip, sizeof t->pc_ip, pc_ip);
-    copy_str(t->client_name, sizeof t->client_name, client_name);
-    if (pc_ua && *pc_ua)
-        t->pc_user_agent = strndup(pc_ua, UA_MAX - 1);
+    if (client_name && *client_name && !(t->client_name = strndup(client_name, CLIENT_NAME_MAX))) {
+        free(t);
+        return TICKET_NO_MEMORY;
+    }
     if (ticket_arm(t, clock_now_ms())) {
         hmap_remove(&by_id, &t->by_id);
         ticket_free(t);
@@ -216,17 +216,21 @@ enum ticket_rc tickets_scan(const char *id, int64_t user_id, const char *user_na
     if (!t)
         return TICKET_NOT_FOUND;
     if (t->state == TICKET_SCANNED) {
-        if (t->user_id != user_id)
+        if (t->scanner->user_id != user_id)
             return TICKET_CONFLICT;
-        t->phone_conn = phone_conn; /* the latest socket of that user hears cancels */
+        t->scanner->phone_conn = phone_conn; /* the latest socket of that user hears cancels */
         *out = t;
         return TICKET_OK;
     }
+    struct ticket_scanner *who = calloc(1, sizeof *who);
+    if (!who)
+        return TICKET_NO_MEMORY;
+    who->user_id = user_id;
+    copy_str(who->user_name, sizeof who->user_name, user_name);
+    who->phone_conn = phone_conn;
+    copy_str(who->phone_sid, sizeof who->phone_sid, phone_sid);
+    t->scanner = who;
     t->state = TICKET_SCANNED;
-    t->user_id = user_id;
-    copy_str(t->user_name, sizeof t->user_name, user_name);
-    t->phone_conn = phone_conn;
-    copy_str(t->phone_sid, sizeof t->phone_sid, phone_sid);
     if (!t->clock_restarted) {
         /* The person now reads the PC's details and decides: give them a
          * whole ttl for that, once. */
@@ -245,7 +249,7 @@ enum ticket_rc tickets_scan(const char *id, int64_t user_id, const char *user_na
  * on, so it is refused as well. */
 static enum ticket_rc check_bound(struct ticket *t, int64_t user_id)
 {
-    if (t->state != TICKET_SCANNED || t->user_id != user_id)
+    if (t->state != TICKET_SCANNED || t->scanner->user_id != user_id)
         return TICKET_CONFLICT;
     return TICKET_OK;
 }
@@ -268,14 +272,16 @@ enum ticket_rc tickets_confirm(const char *id, int64_t user_id, const char *code
     }
     *taken = *t;
     taken->prev = taken->next = NULL;
-    free(t); /* pc_user_agent now belongs to taken */
+    free(t); /* what it points to now belongs to taken */
     return TICKET_OK;
 }
 
 void tickets_release(struct ticket *taken)
 {
-    free(taken->pc_user_agent);
-    taken->pc_user_agent = NULL;
+    free(taken->client_name);
+    free(taken->scanner);
+    taken->client_name = NULL;
+    taken->scanner = NULL;
 }
 
 enum ticket_rc tickets_deny(const char *id, int64_t user_id)

@@ -28,26 +28,31 @@
 
 enum ticket_state { TICKET_PENDING, TICKET_SCANNED };
 
+/* Who scanned a ticket (PROTOCOL.md §4): set by the first scan. */
+struct ticket_scanner {
+    int64_t user_id;
+    uint64_t phone_conn; /* the latest socket of that user: it hears a cancel */
+    char user_name[USER_NAME_MAX + 1];
+    char phone_sid[SID_MAX];
+};
+
+/* Kept small: one waits beside every PC socket showing a code (DESIGN.md's
+ * memory budget), so what only a scanned ticket needs is allocated at the
+ * scan, and the PC's address and agent are not copied: they are its
+ * connection's, which outlives the ticket (closing it cancels the ticket). */
 struct ticket {
     char id[TICKET_LEN + 1];
+    bool clock_restarted; /* a scan restarts the clock once */
     enum ticket_state state;
+    int rotations;        /* how many times this PC's code was rotated */
     uint64_t pc_conn;
     int64_t created_at;   /* ms, of this ticket (a rotation is a new ticket) */
     int64_t expires_at;   /* ms */
-    int rotations;        /* how many times this PC's code was rotated */
-    bool clock_restarted; /* a scan restarts the clock once */
-    /* the PC, as the phone is shown it */
-    char pc_ip[IP_MAX];
-    char *pc_user_agent;  /* heap, capped at UA_MAX-1 */
-    char client_name[CLIENT_NAME_MAX + 1];
+    char *client_name;    /* heap, capped at CLIENT_NAME_MAX; NULL = none given */
+    struct ticket_scanner *scanner; /* heap; NULL while PENDING */
     /* number matching: code shown on the PC, choices offered on the phone */
     char code[3];
     char choices[3][3];
-    /* set by the first scan */
-    int64_t user_id;
-    char user_name[USER_NAME_MAX + 1];
-    uint64_t phone_conn;
-    char phone_sid[SID_MAX];
 
     struct hnode by_id, by_pc;
     struct ticket *prev, *next; /* expiry order */
@@ -83,9 +88,9 @@ enum ticket_rc {
 };
 
 /* Creates the PC's ticket, replacing (silently cancelling) its earlier one.
- * ua/client_name may be NULL. */
-enum ticket_rc tickets_create(uint64_t pc_conn, const char *pc_ip, const char *pc_ua,
-                              const char *client_name, const struct ticket **out);
+ * client_name may be NULL or empty (none). */
+enum ticket_rc tickets_create(uint64_t pc_conn, const char *client_name,
+                              const struct ticket **out);
 
 /* First scan binds the ticket to the user and restarts its clock once; the
  * same user may scan again (same answer); another user gets CONFLICT. */
@@ -94,8 +99,8 @@ enum ticket_rc tickets_scan(const char *id, int64_t user_id, const char *user_na
                             const struct ticket **out);
 
 /* Confirm by the bound user. code is NULL when absent. On TICKET_OK the
- * ticket is removed (used once, ever) and copied into *taken for the caller,
- * which must free taken->pc_user_agent with tickets_release(). */
+ * ticket is removed (used once, ever) and moved into *taken for the caller,
+ * which must free what it points to with tickets_release(). */
 enum ticket_rc tickets_confirm(const char *id, int64_t user_id, const char *code,
                                struct ticket *taken);
 void tickets_release(struct ticket *taken);

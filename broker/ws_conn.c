@@ -13,12 +13,13 @@
 #include "tickets.h"
 #include "ws_dispatch.h"
 
-/* pss: only a pointer; the conn lives in the hub and is found by id. */
-struct pss {
-    struct conn *c;
-};
+/* Room for any User-Agent lws accepts: its whole header block is no larger
+ * (max_http_header_data, lws's default 4096; server.c leaves it). */
+#define UA_HEADER_MAX 4096
 
-size_t ws_conn_pss_size(void) { return sizeof(struct pss); }
+/* The socket's lws user pointer is its conn, set at ESTABLISHED with
+ * lws_set_wsi_user (NULL before): no per-session data for lws to allocate,
+ * 32 bytes less per socket than a pss holding the pointer. */
 
 static void strip_mapped(char *ip)
 {
@@ -114,30 +115,21 @@ static void send_hello(struct conn *c)
     push_finish(c->id, &w);
 }
 
-static int on_established(struct lws *wsi, struct pss *pss)
+static int on_established(struct lws *wsi)
 {
     struct conn *c = hub_conn_new(wsi);
     if (!c)
         return -1;
-    pss->c = c;
+    lws_set_wsi_user(wsi, c);
     char ip[IP_MAX];
     ws_client_ip(wsi, ip, sizeof ip);
     hub_set_ip(c, ip);
-    /* Headers are freed right after ESTABLISHED: copy what we keep, capped. */
-    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_USER_AGENT);
-    if (n > 0) {
-        char *ua = malloc((size_t)n + 1);
-        if (ua && lws_hdr_copy(wsi, ua, n + 1, WSI_TOKEN_HTTP_USER_AGENT) > 0) {
-            if (n >= UA_MAX) { /* keep only what we show */
-                ua[UA_MAX - 1] = '\0';
-                char *shrunk = realloc(ua, UA_MAX);
-                ua = shrunk ? shrunk : ua;
-            }
-            c->user_agent = ua;
-            ua = NULL;
-        }
-        free(ua);
-    }
+    /* Headers are freed right after ESTABLISHED: keep what we show. lws
+     * copies a header only whole, and it fits the header buffer. */
+    char ua[UA_HEADER_MAX];
+    int n = lws_hdr_copy(wsi, ua, sizeof ua, WSI_TOKEN_HTTP_USER_AGENT);
+    if (n > 0)
+        hub_set_user_agent(c, ua, (size_t)n);
     c->bucket = broker.cfg.msg_burst;
     c->bucket_at = c->last_ping_at = c->last_pong_at = clock_now_ms();
     hub_conn_changed(c); /* starts its idle clock */
@@ -286,12 +278,11 @@ static int on_writeable(struct lws *wsi, struct conn *c)
     return 0;
 }
 
-static void on_closed(struct pss *pss)
+static void on_closed(struct lws *wsi, struct conn *c)
 {
-    struct conn *c = pss->c;
     if (!c)
         return; /* refused before ESTABLISHED: nothing was set up */
-    pss->c = NULL;
+    lws_set_wsi_user(wsi, NULL); /* lws still passes it to WSI_DESTROY */
     uint64_t id = c->id;
     log_debug("conn %llu closed", (unsigned long long)id);
     hub_conn_free(c);
@@ -302,8 +293,7 @@ static void on_closed(struct pss *pss)
 int ws_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len)
 {
-    struct pss *pss = user;
-    struct conn *c = pss ? pss->c : NULL;
+    struct conn *c = user;
 
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
@@ -311,7 +301,7 @@ int ws_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             return confirm_upgrade(wsi);
         break;
     case LWS_CALLBACK_ESTABLISHED:
-        return on_established(wsi, pss);
+        return on_established(wsi);
     case LWS_CALLBACK_RECEIVE:
         if (!c)
             return -1;
@@ -325,8 +315,7 @@ int ws_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             c->last_pong_at = clock_now_ms();
         return 0;
     case LWS_CALLBACK_CLOSED:
-        if (pss)
-            on_closed(pss);
+        on_closed(wsi, c);
         return 0;
     default:
         break;

@@ -9,8 +9,6 @@
 
 #define WS_PROTOCOL_NAME "qrlogin.v1"
 
-size_t ws_conn_pss_size(void);
-
 int ws_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
 

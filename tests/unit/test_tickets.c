@@ -44,7 +44,7 @@ static void listener(enum ticket_event e, const struct ticket *t)
     r->type = e;
     memcpy(r->id, t->id, sizeof r->id);
     r->pc_conn = t->pc_conn;
-    r->phone_conn = t->phone_conn;
+    r->phone_conn = t->scanner ? t->scanner->phone_conn : 0;
     r->state = t->state;
     r->expires_at = t->expires_at;
     r->rotations = t->rotations;
@@ -114,8 +114,7 @@ static int group_teardown(void **state)
 static void create(uint64_t pc, char id[TICKET_LEN + 1])
 {
     const struct ticket *t = NULL;
-    assert_int_equal(tickets_create(pc, "192.0.2.7", "Mozilla/5.0 Test", "Test App", &t),
-                     TICKET_OK);
+    assert_int_equal(tickets_create(pc, "Test App", &t), TICKET_OK);
     assert_non_null(t);
     memcpy(id, t->id, TICKET_LEN + 1);
 }
@@ -130,7 +129,7 @@ static enum ticket_rc scan(const char *id, int64_t user, uint64_t phone)
         assert_non_null(t);
         assert_string_equal(t->id, id);
         assert_int_equal(t->state, TICKET_SCANNED);
-        assert_int_equal(t->user_id, user);
+        assert_int_equal(t->scanner->user_id, user);
     }
     return rc;
 }
@@ -163,7 +162,7 @@ static void test_create(void **state)
     const struct ticket *t = NULL;
     assert_int_equal(tickets_count(), 0);
     assert_false(tickets_pc_has(1));
-    assert_int_equal(tickets_create(1, "192.0.2.7", "UA/1", "Client", &t), TICKET_OK);
+    assert_int_equal(tickets_create(1, "Client", &t), TICKET_OK);
     assert_non_null(t);
     assert_int_equal(strlen(t->id), TICKET_LEN);
     assert_int_equal(TICKET_LEN, 22);
@@ -172,9 +171,8 @@ static void test_create(void **state)
     assert_int_equal(t->pc_conn, 1);
     assert_int_equal(t->created_at, T0);
     assert_int_equal(t->expires_at, T0 + TTL);
-    assert_string_equal(t->pc_ip, "192.0.2.7");
-    assert_string_equal(t->pc_user_agent, "UA/1");
     assert_string_equal(t->client_name, "Client");
+    assert_null(t->scanner); /* nobody has scanned it */
     assert_int_equal(tickets_expires_in(t, T0), TTL / 1000);
     assert_int_equal(tickets_expires_in(t, T0 + 1), TTL / 1000); /* rounded up */
     assert_int_equal(tickets_expires_in(t, T0 + TTL), 0);
@@ -194,10 +192,11 @@ static void test_create(void **state)
     assert_string_not_equal(id, id2);
     assert_int_equal(tickets_count(), 2);
 
-    /* NULL user agent / client name are fine */
-    assert_int_equal(tickets_create(3, "198.51.100.1", NULL, NULL, &t), TICKET_OK);
-    assert_null(t->pc_user_agent);
-    assert_string_equal(t->client_name, "");
+    /* no client name, or an empty one: none */
+    assert_int_equal(tickets_create(3, NULL, &t), TICKET_OK);
+    assert_null(t->client_name);
+    assert_int_equal(tickets_create(4, "", &t), TICKET_OK);
+    assert_null(t->client_name);
 
     /* a lookup by a wrong-length or unknown id is NOT_FOUND */
     const struct ticket *o = NULL;
@@ -241,9 +240,10 @@ static void test_scan_binds_user(void **state)
     create(1, id);
     const struct ticket *t = NULL;
     assert_int_equal(tickets_scan(id, 10, "alice", 100, "sidA", &t), TICKET_OK);
-    assert_string_equal(t->user_name, "alice");
-    assert_string_equal(t->phone_sid, "sidA");
-    assert_int_equal(t->phone_conn, 100);
+    assert_non_null(t->scanner);
+    assert_string_equal(t->scanner->user_name, "alice");
+    assert_string_equal(t->scanner->phone_sid, "sidA");
+    assert_int_equal(t->scanner->phone_conn, 100);
     assert_int_equal(count_ev(TEV_SCANNED), 1);
     assert_int_equal(evs[0].type, TEV_SCANNED);
     assert_string_equal(evs[0].id, id);
@@ -253,7 +253,7 @@ static void test_scan_binds_user(void **state)
     /* the same user again, from another socket: OK, no second event, the
      * latest socket is remembered */
     assert_int_equal(tickets_scan(id, 10, "alice", 101, "sidA", &t), TICKET_OK);
-    assert_int_equal(t->phone_conn, 101);
+    assert_int_equal(t->scanner->phone_conn, 101);
     assert_int_equal(nev, 1);
 
     /* another user: CONFLICT, nothing changes */
@@ -261,8 +261,8 @@ static void test_scan_binds_user(void **state)
     assert_int_equal(tickets_scan(id, 11, "mallory", 200, "sidM", &t), TICKET_CONFLICT);
     assert_int_equal(nev, 1);
     assert_int_equal(tickets_scan(id, 10, "alice", 101, "sidA", &t), TICKET_OK);
-    assert_int_equal(t->user_id, 10);
-    assert_string_equal(t->user_name, "alice");
+    assert_int_equal(t->scanner->user_id, 10);
+    assert_string_equal(t->scanner->user_name, "alice");
     assert_int_equal(nev, 1);
 }
 
@@ -470,18 +470,17 @@ static void test_confirm(void **state)
     assert_int_equal(nev, 0); /* the caller pushes login itself */
     assert_string_equal(taken.id, id);
     assert_int_equal(taken.pc_conn, 1);
-    assert_int_equal(taken.user_id, 10);
-    assert_string_equal(taken.user_name, "user10");
-    assert_string_equal(taken.pc_ip, "192.0.2.7");
-    assert_non_null(taken.pc_user_agent);
-    assert_string_equal(taken.pc_user_agent, "Mozilla/5.0 Test");
+    assert_non_null(taken.scanner); /* moved to the caller with the ticket */
+    assert_int_equal(taken.scanner->user_id, 10);
+    assert_string_equal(taken.scanner->user_name, "user10");
+    assert_string_equal(taken.scanner->phone_sid, "phone-sid");
     assert_string_equal(taken.client_name, "Test App");
-    assert_string_equal(taken.phone_sid, "phone-sid");
     assert_int_equal(taken.created_at, T0);
     assert_null(taken.prev);
     assert_null(taken.next);
     tickets_release(&taken);
-    assert_null(taken.pc_user_agent);
+    assert_null(taken.scanner);
+    assert_null(taken.client_name);
 
     /* used once, ever */
     assert_int_equal(tickets_count(), 0);
@@ -565,7 +564,7 @@ static void test_number_match_codes(void **state)
     int pos_seen[3] = {0};
     for (uint64_t pc = 1; pc <= 200; pc++) {
         const struct ticket *t = NULL;
-        assert_int_equal(tickets_create(pc, "192.0.2.1", NULL, NULL, &t), TICKET_OK);
+        assert_int_equal(tickets_create(pc, NULL, &t), TICKET_OK);
         check_codes(t);
         for (int i = 0; i < 3; i++)
             pos_seen[i] += !strcmp(t->choices[i], t->code);

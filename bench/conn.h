@@ -59,7 +59,12 @@ struct conn_target {
 /* Raises RLIMIT_NOFILE to its hard limit and creates the one client context
  * with room for max_conns sockets. Returns the number of sockets it can hold
  * (may be below max_conns if the hard limit is lower), or -1. */
-int conn_init(const struct conn_target *t, int max_conns, const struct conn_hooks hooks[ROLE_COUNT]);
+int conn_init(const struct conn_target *t, int max_conns, int event_loop,
+              const struct conn_hooks hooks[ROLE_COUNT]);
+/* One turn of the loop (lws_service); <0 when it cannot go on. */
+int conn_service(void);
+/* Which loop the sockets run on ("libuv (epoll)"), for the report. */
+const char *conn_event_loop(void);
 void conn_fini(void);
 struct lws_context *conn_context(void);
 

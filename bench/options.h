@@ -20,6 +20,7 @@ struct bench_opts {
     int pcs, phones, inflight, sessions;
     char user[256], password[256];
     bool json;
+    int event_loop; /* enum event_loop_kind (broker/event_loop.h) */
 };
 
 extern struct bench_opts opt;

@@ -727,11 +727,12 @@ int main(int argc, char **argv)
         [ROLE_PHONE] = {phone_established, phone_message, pool_gone, flow_sent},
         [ROLE_SESSION] = {sess_established, sess_message, pool_gone, sess_sent},
     };
-    int room = conn_init(&opt.t, total, hooks);
+    int room = conn_init(&opt.t, total, opt.event_loop, hooks);
     if (room < 0) {
         fprintf(stderr, "qrlogin-bench: could not create the lws context\n");
         return 1;
     }
+    fprintf(stderr, "qrlogin-bench: sockets on the %s event loop\n", conn_event_loop());
     if (room < total) {
         fprintf(stderr, "qrlogin-bench: the fd limit allows %d sockets; idle sockets cut to %d\n",
                 room, room - pool);
@@ -793,7 +794,7 @@ int main(int argc, char **argv)
 
     lws_sul_schedule(conn_context(), 0, &tick_sul, tick, 1000);
     while (phase != PH_DONE && !interrupted && now_us() < deadline)
-        if (lws_service(conn_context(), 0) < 0)
+        if (conn_service() < 0)
             break;
     if (phase != PH_DONE) {
         fprintf(stderr, "qrlogin-bench: %s during \"%s\"; reporting what was measured\n",

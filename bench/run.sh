@@ -11,8 +11,9 @@
 # load scenario, 15), BENCH_RATE (flows/s beside the idle sockets, 200),
 # BENCH_NICE (-5: broker and bench outrank unrelated work on a shared box; 0 to
 # disable), BENCH_PROFILE (1: perf record -g the broker), BENCH_EVENT_LOOP
-# (libuv: the broker's --event-loop, named so that a missing plugin stops the
-# run instead of measuring poll() unnoticed), BENCH_OUT (the markdown file). Everything runs on 127.0.0.x and stops by itself; the EXIT
+# (libuv: --event-loop of the broker and of the bench, named so that a missing
+# plugin stops the run instead of measuring poll() unnoticed), BENCH_OUT (the
+# markdown file). Everything runs on 127.0.0.x and stops by itself; the EXIT
 # trap kills whatever is still running.
 set -euo pipefail
 
@@ -128,7 +129,8 @@ stop_broker() {
 bench() {
     local name=$1
     shift
-    local args=(--url "ws://127.0.0.1:$PORT/ws" --broker-pid "$BROKER_PID" --json "$@")
+    local args=(--url "ws://127.0.0.1:$PORT/ws" --broker-pid "$BROKER_PID" --json
+        --event-loop "$EVENT_LOOP" "$@")
     echo "qrlogin-bench ${args[*]}" | sed "s|$WORK|\$TMP|g; s|--broker-pid [0-9]*|--broker-pid \$PID|; s|127.0.0.1:[0-9]*|127.0.0.1:\$PORT|" >>"$WORK/commands.txt"
     # A failed run still leaves its partial JSON; the report says what is missing.
     timeout 300 "${RUN[@]}" "$BENCH" "${args[@]}" >"$WORK/$name.json" ||

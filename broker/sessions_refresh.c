@@ -278,7 +278,7 @@ static void rotate_committed(void *arg, enum store_rc rc)
         inflight_finish(x->f, E_INTERNAL, NULL);
     } else {
         x->job.then = rotate_signed;
-        workers_submit(&x->job.work);
+        sessions__sign_submit(&x->job);
         return;
     }
     rotate_free(x);

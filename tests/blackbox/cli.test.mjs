@@ -180,7 +180,10 @@ test('keygen: the new kid is published first after a restart, the old kids stay'
 });
 
 test('--access-alg HS256: access tokens are HS256 and /api/me accepts them', async () => {
-  const broker = await startBroker({ users: [['alice', 'alice-pw-1']], args: ['--access-alg', 'HS256'] });
+  // --refresh-interval 0: a rotation at once (HS256 pairs are signed on the loop, not the pool).
+  const broker = await startBroker({
+    users: [['alice', 'alice-pw-1']], args: ['--access-alg', 'HS256', '--refresh-interval', '0'],
+  });
   const { ws: phone, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
   const h = decodeHeader(auth.access_token);
   assert.equal(h.alg, 'HS256');
@@ -196,6 +199,13 @@ test('--access-alg HS256: access tokens are HS256 and /api/me accepts them', asy
   assert.equal(decodeHeader(login.access_token).alg, 'HS256');
   assert.equal((await apiMe(broker, login.access_token)).status, 200);
   assert.equal((await apiMe(broker, login.refresh_token)).status, 401);
+  // A rotation signs an HS256 pair as well, and the old refresh token is then the previous one.
+  const t = await pc.request({ type: 'token.refresh', refresh_token: login.refresh_token });
+  assert.equal(t.type, 'token', JSON.stringify(t));
+  assert.equal(decodeHeader(t.access_token).alg, 'HS256');
+  assert.notEqual(t.refresh_token, login.refresh_token);
+  assert.equal(decodeJwt(t.access_token).sid, login.session_id);
+  assert.equal((await apiMe(broker, t.access_token)).status, 200);
   // No secret is ever published.
   const set = await jwks(broker);
   for (const k of set.keys) {

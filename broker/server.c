@@ -204,6 +204,12 @@ static struct lws_context *create_context(void)
          * per-socket memory. Client frames are short; longer ones arrive in
          * chunks that ws_conn.c assembles (up to --max-message). */
         .rx_buffer_size = 64,
+        /* Must be set with a small rx_buffer_size: at 0 lws caps every
+         * send() at rx_buffer_size (+ LWS_PRE + 4) and buffers the rest, so
+         * a 3 KB ticket message left in ~40 sends with a poll change each,
+         * and static files (this protocol is also the vhost's HTTP default)
+         * in 84-byte pieces. Any message we queue may go in one send(). */
+        .tx_packet_size = HUB_QUEUE_MAX_BYTES,
     };
     protocols[1] = (struct lws_protocols){
         .name = HTTP_API_PROTOCOL_NAME,

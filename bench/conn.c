@@ -207,6 +207,12 @@ void conn_fini(void)
     ctx = NULL;
 }
 
+/* All zero: no validity timer per socket. lws 4.1.6 keeps its timers in one
+ * sorted list and re-inserts a socket's on every PING it answers, a walk of
+ * the whole list: a bench holding 10k sockets spent ~20 % of a core on it
+ * (the broker turned the same timer off for the same reason, server.c). */
+static const lws_retry_bo_t no_validity;
+
 int conn_open(struct conn *c)
 {
     char src[32];
@@ -228,6 +234,7 @@ int conn_open(struct conn *c)
     ci.iface = src;
     ci.opaque_user_data = c;
     ci.pwsi = &c->wsi;
+    ci.retry_and_idle_policy = &no_validity;
     c->state = CS_CONNECTING;
     connecting++;
     if (!lws_client_connect_via_info(&ci)) {

@@ -333,9 +333,15 @@ static void housekeep_one(struct conn *c, int64_t now, int64_t hb_ms)
 
 void hub_housekeep(int64_t now_ms, int64_t heartbeat_s)
 {
-    for (size_t b = 0; b < conns.nbuckets; b++)
+    /* Slice k is buckets [k*n/S, (k+1)*n/S) of the table as it is now; a
+     * table that doubled between two calls only makes a socket's check come
+     * a second early or late once. */
+    static unsigned slice;
+    size_t nb = conns.nbuckets;
+    for (size_t b = nb * slice / HUB_SLICES; b < nb * (slice + 1) / HUB_SLICES; b++)
         for (struct hnode *n = conns.buckets[b]; n; n = n->next)
             housekeep_one(hmap_entry(n, struct conn, by_id), now_ms, heartbeat_s * 1000);
+    slice = (slice + 1) % HUB_SLICES;
 }
 
 void hub_shutdown(void)

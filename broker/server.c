@@ -33,6 +33,7 @@ static volatile sig_atomic_t stopping;
 static lws_sorted_usec_list_t tick_sul;
 static int64_t tick_armed_at; /* ms the tick is scheduled for; 0 = not armed */
 static lws_sorted_usec_list_t housekeeping_sul;
+static lws_sorted_usec_list_t hub_sul;
 static lws_sorted_usec_list_t connect_sul;
 
 void broker_token_params_init(void)
@@ -85,9 +86,15 @@ static void on_connect_links(lws_sorted_usec_list_t *sul)
     cluster_start(vh);
 }
 
-static void on_housekeeping(lws_sorted_usec_list_t *sul)
+/* A slice of the connection table (hub.h: all of it once a second). */
+static void on_hub_slice(lws_sorted_usec_list_t *sul)
 {
     hub_housekeep(clock_now_ms(), broker.cfg.heartbeat);
+    lws_sul_schedule(broker.ctx, 0, sul, on_hub_slice, LWS_US_PER_SEC / HUB_SLICES);
+}
+
+static void on_housekeeping(lws_sorted_usec_list_t *sul)
+{
     keys_watch_tick();
     if (store_needs_loop(broker.store))
         demo_user_tick();
@@ -317,6 +324,7 @@ int server_run(void)
     }
 
     lws_sul_schedule(broker.ctx, 0, &housekeeping_sul, on_housekeeping, LWS_US_PER_SEC);
+    lws_sul_schedule(broker.ctx, 0, &hub_sul, on_hub_slice, LWS_US_PER_SEC / HUB_SLICES);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -354,6 +362,7 @@ int server_run(void)
 
     lws_sul_cancel(&tick_sul);
     lws_sul_cancel(&housekeeping_sul);
+    lws_sul_cancel(&hub_sul);
     lws_sul_cancel(&connect_sul);
     workers_stop();
     /* Redis connections live on lws file descriptors: closed before the

@@ -38,8 +38,9 @@ static inline struct hnode *hmap_chain(const struct hmap *m, uint64_t hash)
  * Keys here are random tickets or ids, not attacker-chosen collisions at
  * scale; user names are, but that map is small and bounded. */
 uint64_t hmap_hash_bytes(const void *p, size_t n);
-/* The same with a secret key in the starting state, for keys a client picks
- * (strpool.h): collisions cannot be computed without the key. */
+/* The same with a random key in the starting state, for keys a client picks
+ * (strpool.h): collisions worked out for the plain hash do not carry over.
+ * (Not a cryptographic PRF; it raises the bar, it does not close it.) */
 uint64_t hmap_hash_bytes_keyed(const void *p, size_t n, uint64_t key);
 uint64_t hmap_hash_u64(uint64_t v);
 

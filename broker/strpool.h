@@ -7,7 +7,8 @@
  * address is also the per-IP connection limit's number.
  *
  * User-Agents are chosen by clients, so the pool's hash is keyed with a
- * random seed: chains cannot be lengthened by precomputed collisions.
+ * random seed: collisions precomputed against the plain hash do not
+ * lengthen its chains.
  * Loop thread only. */
 #ifndef QRLOGIN_STRPOOL_H
 #define QRLOGIN_STRPOOL_H

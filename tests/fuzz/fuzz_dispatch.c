@@ -281,7 +281,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(x.c);
     x.id = x.c->id;
     hub_set_ip(x.c, "192.0.2.1");
-    x.c->user_agent = strdup("fuzz-pc/1.0");
+    hub_set_user_agent(x.c, "fuzz-pc/1.0", strlen("fuzz-pc/1.0"));
 
     bool wants_session = mode >= 2 || memmem(rest, rest_len, "$A", 2) ||
                          memmem(rest, rest_len, "$R", 2) || memmem(rest, rest_len, "$S", 2);

@@ -18,7 +18,8 @@
  * What lws 4.1.6's plugins get wrong (lib/event-libs/, lib/core-net/):
  *  - libev: a timer scheduled earlier than the one lws has armed fires only
  *    when that one does (ev_timer_set on an active watcher in the plugin's
- *    idle callback). Our 1 s housekeeping tick bounds the delay to ~1 s.
+ *    idle callback). The hub's housekeeping timer, re-armed every 20 ms
+ *    (HUB_SLICES), bounds the delay to ~20 ms.
  *    This is why the default is libuv.
  *  - libuv: Debian builds lws with _DEBUG, and then lws_service_fd_tsi()
  *    closes a connection a second time ("uv repeat test") when a callback

@@ -33,11 +33,12 @@ static void pc_changed(uint64_t pc_conn)
         hub_conn_changed(pc);
 }
 
-/* Drawing a QR code costs a few hundred microseconds (libqrencode tries all
- * eight masks), too long for the event loop (DESIGN.md rule 1): it is drawn on
- * the worker pool, and the `ticket` message — reply or rotation push — is sent
- * when it is ready. The SVG goes straight into the message and is freed: no
- * copy is kept per waiting PC. */
+/* Drawing a QR code costs tens of microseconds and more for long URLs, too
+ * long for the event loop (DESIGN.md rule 1): it is drawn on the worker pool,
+ * already quoted as a JSON string (escaping a few KB byte by byte was ~7 % of
+ * the loop's time at full load), and the `ticket` message — reply or rotation
+ * push — is sent when it is ready. The SVG goes straight into the message and
+ * is freed: no copy is kept per waiting PC. */
 struct qr_job {
     struct work work;
     uint64_t pc_conn;
@@ -47,15 +48,23 @@ struct qr_job {
     char code[3];
     int64_t expires_at;     /* ms, of the ticket when queued */
     char url[1024];
-    char *svg;
-    size_t svg_len;
+    char *svg_json; /* the SVG as a JSON string literal, quotes included */
+    size_t svg_json_len;
     bool unplaced; /* the cluster could not record where the ticket lives */
 };
 
 static void qr_run(struct work *w)
 {
     struct qr_job *j = (struct qr_job *)w;
-    j->svg = qr_svg(j->url, &j->svg_len);
+    size_t len;
+    char *svg = qr_svg(j->url, &len);
+    if (svg) {
+        struct jw q;
+        jw_init(&q, 0);
+        jw_strn(&q, svg, len);
+        j->svg_json = jw_finish(&q, &j->svg_json_len);
+        free(svg);
+    }
 }
 
 static void qr_done(struct work *w)
@@ -69,7 +78,7 @@ static void qr_done(struct work *w)
         /* the PC left meanwhile */
     } else if (!j->is_reply && !current) {
         /* a rotation overtaken by a cancel, an expiry or a newer ticket */
-    } else if (!j->svg) {
+    } else if (!j->svg_json) {
         log_error("ticket %s…: %s", log_ticket_prefix(j->ticket, p),
                   j->unplaced ? "Redis did not record it" : "QR encoding failed");
         if (current)
@@ -95,7 +104,7 @@ static void qr_done(struct work *w)
         jw_kv_str(&m, "ticket", j->ticket);
         jw_kv_str(&m, "url", j->url);
         jw_key(&m, "qr_svg");
-        jw_strn(&m, j->svg, j->svg_len);
+        jw_raw(&m, j->svg_json, j->svg_json_len);
         jw_kv_int(&m, "expires_in", current ? tickets_expires_in(t, clock_now_ms())
                                             : (left > 0 ? (left + 999) / 1000 : 0));
         if (broker.cfg.number_match)
@@ -105,7 +114,7 @@ static void qr_done(struct work *w)
         else
             push_finish(j->pc_conn, &m);
     }
-    free(j->svg);
+    free(j->svg_json);
     free(j);
 }
 

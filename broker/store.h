@@ -136,6 +136,9 @@ struct store {
  * a reason in err. */
 struct store *store_open(const char *url, char *err, size_t errsz);
 struct store *store_sqlite_open(const char *path, char *err, size_t errsz);
+/* WAL checkpoints the SQLite store's background thread has completed (tests;
+ * 0 for ":memory:" or any other backend). */
+uint64_t store_sqlite_checkpoints(struct store *st);
 struct store *store_redis_open(const char *url, char *err, size_t errsz);
 /* Whether the store needs the event loop (start) before it answers. */
 bool store_needs_loop(const struct store *st);

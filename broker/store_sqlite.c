@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "sqlite_checkpointer.h"
 
 #define SQ_SCHEMA_VERSION 2
 #define SQ_LIST_MAX 100  /* session_list and audit_recent return at most this */
@@ -134,6 +135,7 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[SQ__COUNT];
     bool broken; /* the last op hit an I/O, corruption or disk-full error */
+    struct sqlite_checkpointer *ck; /* NULL: SQLite checkpoints inside commits */
 };
 
 static struct sqlite_store *sq__from(struct store *st) { return (struct sqlite_store *)st; }
@@ -313,7 +315,7 @@ static int sq__query_int(sqlite3 *db, const char *sql, int64_t *out)
  * append; SQLite answers with the mode it actually got, which is not WAL on a
  * filesystem without shared memory (or for ":memory:"). That still works, just
  * slower, so it is a warning and not a failure. */
-static int sq__set_wal(sqlite3 *db, const char *path)
+static int sq__set_wal(sqlite3 *db, const char *path, bool *wal)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
@@ -322,7 +324,8 @@ static int sq__set_wal(sqlite3 *db, const char *path)
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
         const char *mode = (const char *)sqlite3_column_text(stmt, 0);
-        if (!mode || strcmp(mode, "wal"))
+        *wal = mode && !strcmp(mode, "wal");
+        if (!*wal)
             log_warn("store: sqlite '%s' runs in journal mode '%s', not wal", path,
                      mode ? mode : "?");
         rc = SQLITE_OK;
@@ -390,6 +393,8 @@ static bool sq__healthy(struct store *st)
 
 static void sq__free(struct sqlite_store *s)
 {
+    sqlite_checkpointer_stop(s->ck);
+    s->ck = NULL;
     for (int i = 0; i < SQ__COUNT; i++)
         sqlite3_finalize(s->stmt[i]); /* NULL is a no-op */
     if (s->db) {
@@ -407,6 +412,8 @@ static void sq__close(struct store *st)
     struct sqlite_store *s = sq__from(st);
     if (!s)
         return;
+    sqlite_checkpointer_stop(s->ck); /* before the last checkpoint, which is ours */
+    s->ck = NULL;
     if (s->db) {
         int rc = sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         if (rc != SQLITE_OK)
@@ -859,10 +866,17 @@ static int sq__prepare_all(struct sqlite_store *s, char *err, size_t errsz)
     return 0;
 }
 
+uint64_t store_sqlite_checkpoints(struct store *st)
+{
+    if (!st || st->ops != &sqlite_ops)
+        return 0;
+    return sqlite_checkpointer_done(sq__from(st)->ck);
+}
+
 struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
 {
     struct sqlite_store *s = NULL;
-    bool memory;
+    bool memory, wal = false;
     int rc;
 
     if (err && errsz)
@@ -894,7 +908,7 @@ struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
 
     /* The first statement to read the file is what notices a file that is not
      * a database, so its error message names the path. */
-    rc = sq__set_wal(s->db, path);
+    rc = sq__set_wal(s->db, path, &wal);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,
                           NULL, NULL);
@@ -904,6 +918,12 @@ struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
     }
     if (sq__migrate(s->db, err, errsz) || sq__prepare_all(s, err, errsz))
         goto error;
+    if (wal) {
+        char why[256];
+        s->ck = sqlite_checkpointer_start(s->db, path, why, sizeof why);
+        if (!s->ck) /* still correct, only the loop pays for checkpoints */
+            log_warn("store: %s; checkpoints stay in the commits", why);
+    }
     return &s->base;
 
 error:

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "sqlite_checkpointer.h"
 #include "store.h"
 
 #define T0 1700000000000LL /* fake "now", ms */
@@ -619,6 +620,41 @@ static void test_session_list_caps_at_100(void **state)
     res_free(&r);
 }
 
+/* Commits never checkpoint on the caller's thread (the broker's event loop):
+ * once the WAL passes SQLITE_CHECKPOINT_PAGES, the store's own thread copies
+ * it back into the database file. */
+static void test_checkpoints_run_on_their_own_thread(void **state)
+{
+    struct fixture *f = *state;
+    int64_t uid = new_user(f->st, "wal");
+    char wal[160];
+    struct stat db0, sb;
+    struct session_rec s;
+    char sid[SID_MAX];
+
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    assert_int_equal(stat(f->path, &db0), 0);
+    assert_int_equal(store_sqlite_checkpoints(f->st), 0);
+    /* ~3 pages a session: write until the WAL holds more than the threshold */
+    for (int i = 0; i < 100000; i++) {
+        snprintf(sid, sizeof sid, "wal-%06d", i);
+        make_session(&s, sid, uid, T0 + i);
+        assert_int_equal(t_session_put(f->st, &s), STORE_OK);
+        if (i % 50 == 0 && stat(wal, &sb) == 0 &&
+            sb.st_size > (off_t)SQLITE_CHECKPOINT_PAGES * 4096 + 4096)
+            break;
+    }
+    /* Wait for the thread (a deadline for an event, not a speed limit). */
+    for (int i = 0; i < 3000 && store_sqlite_checkpoints(f->st) == 0; i++)
+        usleep(10000);
+    assert_true(store_sqlite_checkpoints(f->st) >= 1);
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_true(sb.st_size > db0.st_size); /* the pages reached the database file */
+    /* and the store still works after it */
+    make_session(&s, "wal-after", uid, T0);
+    assert_int_equal(t_session_put(f->st, &s), STORE_OK);
+}
+
 static void test_session_revoke_user(void **state)
 {
     struct fixture *f = *state;
@@ -1130,6 +1166,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_put_compare_and_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list_order_and_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list_caps_at_100, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints_run_on_their_own_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_revoke_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_order_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_limit_clamped_to_100, setup, teardown),

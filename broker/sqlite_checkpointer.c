@@ -1,0 +1,163 @@
+/* sqlite_checkpointer.c — see sqlite_checkpointer.h. */
+#include "sqlite_checkpointer.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+#define CK_BUSY_MS 2000 /* opening the file can meet a writer's lock */
+
+struct sqlite_checkpointer {
+    sqlite3 *store_db; /* the store's connection: only its WAL hook is ours */
+    sqlite3 *db;       /* ours, used only on the thread after start */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool wanted;  /* a commit crossed the threshold since the last checkpoint */
+    bool stopping;
+    uint64_t done;
+    int last_rc;  /* so a failing disk is logged once, not once a commit */
+};
+
+static void ck_err(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void ck_err(char *err, size_t errsz, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || !errsz)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errsz, fmt, ap);
+    va_end(ap);
+}
+
+/* Runs on the loop thread inside every commit: keep it to a flag and a
+ * signal. Returning SQLITE_OK is required; the commit itself succeeded. */
+static int ck_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct sqlite_checkpointer *c = arg;
+    (void)db, (void)name;
+    if (pages < SQLITE_CHECKPOINT_PAGES)
+        return SQLITE_OK;
+    pthread_mutex_lock(&c->mu);
+    if (!c->wanted) {
+        c->wanted = true;
+        pthread_cond_signal(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return SQLITE_OK;
+}
+
+static void ck_run_one(struct sqlite_checkpointer *c)
+{
+    int log_pages = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &copied);
+    pthread_mutex_lock(&c->mu);
+    if (rc == SQLITE_OK && log_pages >= 0) /* -1: the file is not in WAL mode */
+        c->done++;
+    bool changed = rc != c->last_rc;
+    c->last_rc = rc;
+    pthread_mutex_unlock(&c->mu);
+    if (rc != SQLITE_OK && changed)
+        log_warn("store: sqlite checkpoint failed: %s (the WAL grows until one succeeds)",
+                 sqlite3_errmsg(c->db));
+    else if (rc == SQLITE_OK && changed)
+        log_info("store: sqlite checkpoints work again");
+}
+
+static void *ck_thread(void *arg)
+{
+    struct sqlite_checkpointer *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->wanted && !c->stopping)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stopping)
+            break;
+        c->wanted = false;
+        pthread_mutex_unlock(&c->mu);
+        ck_run_one(c);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+struct sqlite_checkpointer *sqlite_checkpointer_start(sqlite3 *store_db, const char *path,
+                                                      char *err, size_t errsz)
+{
+    struct sqlite_checkpointer *c = calloc(1, sizeof *c);
+    if (!c) {
+        ck_err(err, errsz, "out of memory");
+        return NULL;
+    }
+    c->store_db = store_db;
+    int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        ck_err(err, errsz, "cannot open sqlite database '%s' for checkpoints: %s", path,
+               c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, CK_BUSY_MS);
+    /* A connection learns that the file is in WAL mode when it first reads
+     * it; until then a checkpoint is a silent no-op. */
+    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
+        ck_err(err, errsz, "cannot use sqlite database '%s' for checkpoints: %s", path,
+               sqlite3_errmsg(c->db));
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    /* Our own connection must not checkpoint on its own either (it never
+     * writes, but a hook costs nothing to be sure). */
+    sqlite3_wal_autocheckpoint(c->db, 0);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, ck_thread, c)) {
+        ck_err(err, errsz, "cannot start the sqlite checkpoint thread");
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    /* Replaces SQLite's automatic checkpoint, which is itself a WAL hook. */
+    sqlite3_wal_hook(store_db, ck_wal_hook, c);
+    return c;
+}
+
+void sqlite_checkpointer_stop(struct sqlite_checkpointer *c)
+{
+    if (!c)
+        return;
+    sqlite3_wal_hook(c->store_db, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    int rc = sqlite3_close(c->db);
+    if (rc != SQLITE_OK)
+        log_error("store: sqlite checkpoint connection close failed: %s", sqlite3_errstr(rc));
+    free(c);
+}
+
+uint64_t sqlite_checkpointer_done(struct sqlite_checkpointer *c)
+{
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    uint64_t n = c->done;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}

@@ -10,7 +10,7 @@
 struct bench_opts opt = {
     .t = {.host = "127.0.0.1", .port = 8080, .path = "/ws", .sources = 0},
     .hold = 10, .duration = 10, .warmup = 2,
-    .pcs = 64, .phones = 64, .inflight = 32, .sessions = 32,
+    .pcs = 64, .phones = 64, .inflight = 32, .sessions = 32, .procs = 1,
     .user = "demo", .password = "demo",
     .event_loop = EVENT_LOOP_AUTO,
 };
@@ -37,6 +37,9 @@ void options_usage(FILE *f)
             "  --inflight N        flows at once when flat out (32)\n"
             "  --sessions N        signed-in sockets for --refresh (32)\n"
             "  --user U --password P   phone sign-in (demo / demo)\n"
+            "  --procs N           drive flows/refresh from N processes that share the sockets,\n"
+            "                      --inflight and the rates (1); one process runs in lock step\n"
+            "                      with the broker, so flat out it measures the pair\n"
             "  --json              results as one JSON object on stdout\n"
             "  --event-loop L      auto (libuv, else poll), poll, libuv or libev: the bench's\n"
             "                      own loop; poll() over 10k idle sockets costs the bench a\n"
@@ -77,7 +80,7 @@ int options_parse(int argc, char **argv)
 {
     enum { O_URL = 1000, O_IDLE, O_SOURCES, O_HOLD, O_PID, O_FLOWS, O_DURATION, O_WARMUP,
            O_PCS, O_PHONES, O_INFLIGHT, O_REFRESH, O_SESSIONS, O_USER, O_PASSWORD, O_JSON,
-           O_HELP, O_READY, O_LINGER, O_LOOP };
+           O_HELP, O_READY, O_LINGER, O_LOOP, O_PROCS };
     static const struct option lo[] = {
         {"url", 1, 0, O_URL}, {"idle", 1, 0, O_IDLE}, {"sources", 1, 0, O_SOURCES},
         {"hold", 1, 0, O_HOLD}, {"broker-pid", 1, 0, O_PID}, {"flows", 1, 0, O_FLOWS},
@@ -86,7 +89,7 @@ int options_parse(int argc, char **argv)
         {"refresh", 1, 0, O_REFRESH}, {"sessions", 1, 0, O_SESSIONS}, {"user", 1, 0, O_USER},
         {"password", 1, 0, O_PASSWORD}, {"json", 0, 0, O_JSON}, {"help", 0, 0, O_HELP},
         {"ready-file", 1, 0, O_READY}, {"linger", 1, 0, O_LINGER},
-        {"event-loop", 1, 0, O_LOOP},
+        {"event-loop", 1, 0, O_LOOP}, {"procs", 1, 0, O_PROCS},
         {0, 0, 0, 0},
     };
     bool have_url = false;
@@ -112,6 +115,7 @@ int options_parse(int argc, char **argv)
         case O_HELP: options_usage(stdout); exit(0);
         case O_READY: opt.ready_file = optarg; break;
         case O_LINGER: opt.linger = atof(optarg); break;
+        case O_PROCS: opt.procs = atoi(optarg); break;
         case O_LOOP:
             if ((opt.event_loop = parse_loop(optarg)) < 0)
                 return -1;
@@ -122,7 +126,7 @@ int options_parse(int argc, char **argv)
     if (!have_url || optind != argc || (!opt.idle && !opt.do_flows && !opt.do_refresh) ||
         opt.idle < 0 || opt.pcs < 1 || opt.phones < 1 || opt.inflight < 1 || opt.sessions < 1 ||
         opt.duration <= 0 || opt.warmup < 0 || opt.hold < 0 || opt.linger < 0 || opt.flows_rate < 0 ||
-        opt.refresh_rate < 0)
+        opt.refresh_rate < 0 || opt.procs < 1)
         return -1;
     return 0;
 }

@@ -18,6 +18,7 @@ struct bench_opts {
     double flows_rate, refresh_rate;
     double duration, warmup;
     int pcs, phones, inflight, sessions;
+    int procs; /* processes sharing the flows/refresh workload (procs.h) */
     char user[256], password[256];
     bool json;
     int event_loop; /* enum event_loop_kind (broker/event_loop.h) */

@@ -32,6 +32,7 @@
 #include "hist.h"
 #include "options.h"
 #include "procstat.h"
+#include "procs.h"
 #include "report.h"
 
 #define MAX_CONNECTING 256   /* handshakes in progress at once: stays under the listen backlog */
@@ -551,6 +552,8 @@ static void run_load(struct load_result *r, double rate, bool (*start)(uint64_t)
 
 static bool refresh_start_at(uint64_t now) { (void)now; return refresh_start(); }
 
+static int proc_index; /* 0: the process that reports (procs.h) */
+
 static void progress(uint64_t now)
 {
     double dt = (double)(now - last_progress_us) / 1e6;
@@ -562,6 +565,11 @@ static void progress(uint64_t now)
     double m = procstat_machine_busy_s();
     double machine_pct = (m - sec_cpu_machine) / dt * 100;
     sec_cpu_machine = m;
+    if (proc_index > 0) { /* one progress line a second, from process 0 */
+        hist_reset(&sec_hist);
+        sec_done = 0;
+        return;
+    }
     fprintf(stderr, "[%-13s] idle %d/%d", phase_name[phase], idle_ready, opt.idle);
     if (phase >= PH_FLOW_POOL && phase <= PH_REF_DRAIN)
         fprintf(stderr, "  %.0f/s  p50 %.2f p99 %.2f max %.2f ms  in flight %d  errors %llu",
@@ -716,6 +724,9 @@ int main(int argc, char **argv)
         options_usage(stderr);
         return 2;
     }
+    proc_index = procs_start(opt.procs);
+    if (proc_index < 0)
+        return 2;
     int pool = (opt.do_flows ? opt.pcs + opt.phones : 0) + (opt.do_refresh ? opt.sessions : 0);
     int total = opt.idle + pool;
     if (opt.t.sources <= 0)
@@ -806,11 +817,16 @@ int main(int argc, char **argv)
     phase = PH_DONE; /* closes from here on are ours */
     lws_sul_cancel(&tick_sul);
 
+    if (proc_index > 0) {
+        conn_fini();
+        procs_child_finish(&flow_res, &ref_res);
+    }
+    int lost = procs_collect(&flow_res, &ref_res);
     if (opt.json)
         report_json(&idle_res, &flow_res, &ref_res);
     else
         report_table(&idle_res, &flow_res, &ref_res);
     fflush(stdout);
     conn_fini();
-    return was == PH_DONE ? 0 : 1;
+    return was == PH_DONE && !lost ? 0 : 1;
 }

@@ -12,8 +12,9 @@
 # BENCH_NICE (-5: broker and bench outrank unrelated work on a shared box; 0 to
 # disable), BENCH_PROFILE (1: perf record -g the broker), BENCH_EVENT_LOOP
 # (libuv: --event-loop of the broker and of the bench, named so that a missing
-# plugin stops the run instead of measuring poll() unnoticed), BENCH_OUT (the
-# markdown file). Everything runs on 127.0.0.x and stops by itself; the EXIT
+# plugin stops the run instead of measuring poll() unnoticed), BENCH_PROCS (2:
+# bench processes sharing each flat-out workload, see bench/procs.h), BENCH_OUT
+# (the markdown file). Everything runs on 127.0.0.x and stops by itself; the EXIT
 # trap kills whatever is still running.
 set -euo pipefail
 
@@ -24,6 +25,7 @@ RATE=${BENCH_RATE:-200}
 NICE=${BENCH_NICE:--5}
 PROFILE=${BENCH_PROFILE:-1}
 EVENT_LOOP=${BENCH_EVENT_LOOP:-libuv}
+PROCS=${BENCH_PROCS:-2}
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 HOLD=15        # seconds of idle-CPU measurement
 WARMUP=2
@@ -165,6 +167,7 @@ say "machine"
     echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "nice=$NICE"
     echo "event_loop=$EVENT_LOOP"
+    echo "procs=$PROCS"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "ulimit_n=$(ulimit -Hn)"
 } >"$WORK/machine.txt"
@@ -201,17 +204,17 @@ HOLDER_PID=
 
 # ---- 3. flat out, ES256; refresh rotations ----
 say "login flows flat out, ES256"
-bench flows_es256 --flows 0 --duration "$DUR" --warmup "$WARMUP" --inflight 32
+bench flows_es256 --flows 0 --duration "$DUR" --warmup "$WARMUP" --inflight 32 --procs "$PROCS"
 say "refresh rotations flat out, ES256 access tokens"
-bench refresh_es256 --refresh 0 --duration 10 --warmup "$WARMUP" --sessions 32
+bench refresh_es256 --refresh 0 --duration 10 --warmup "$WARMUP" --sessions 32 --procs "$PROCS"
 stop_broker
 
 # ---- 4. flat out, HS256 ----
 say "login flows flat out, HS256"
 start_broker hs256 --access-alg HS256
-bench flows_hs256 --flows 0 --duration "$DUR" --warmup "$WARMUP" --inflight 32
+bench flows_hs256 --flows 0 --duration "$DUR" --warmup "$WARMUP" --inflight 32 --procs "$PROCS"
 profile_start hs256 8
-bench flows_hs256_prof --flows 0 --duration 7 --warmup 1 --inflight 32
+bench flows_hs256_prof --flows 0 --duration 7 --warmup 1 --inflight 32 --procs "$PROCS"
 profile_finish hs256
 stop_broker
 

@@ -9,8 +9,9 @@
 #
 # Knobs (environment): BENCH_IDLE (10000), BENCH_DURATION (measured seconds per
 # load scenario, 15), BENCH_RATE (flows/s beside the idle sockets, 200),
-# BENCH_NICE (-5: broker and bench outrank unrelated work on a shared box; 0 to
-# disable), BENCH_PROFILE (1: perf record -g the broker), BENCH_EVENT_LOOP
+# BENCH_NICE (-5: the broker outranks unrelated work on a shared box, and the
+# bench runs 5 above it, so that on two cores the load generator yields to the
+# system it measures as it would on machines of its own; 0 to disable), BENCH_PROFILE (1: perf record -g the broker), BENCH_EVENT_LOOP
 # (libuv: --event-loop of the broker and of the bench, named so that a missing
 # plugin stops the run instead of measuring poll() unnoticed), BENCH_PROCS (2:
 # bench processes sharing each flat-out workload, see bench/procs.h), BENCH_OUT
@@ -50,9 +51,11 @@ trap 'exit 130' INT TERM
 say() { printf '\n== %s\n' "$*" >&2; }
 
 # A negative nice needs privilege; without it, run at normal priority.
-RUN=()
+RUN=()  # the broker
+LOAD=() # the bench processes
 if [ "$NICE" != 0 ] && nice -n "$NICE" true 2>/dev/null; then
     RUN=(nice -n "$NICE")
+    LOAD=(nice -n "$((NICE + 5))")
 else
     NICE=0
 fi
@@ -135,7 +138,7 @@ bench() {
         --event-loop "$EVENT_LOOP" "$@")
     echo "qrlogin-bench ${args[*]}" | sed "s|$WORK|\$TMP|g; s|--broker-pid [0-9]*|--broker-pid \$PID|; s|127.0.0.1:[0-9]*|127.0.0.1:\$PORT|" >>"$WORK/commands.txt"
     # A failed run still leaves its partial JSON; the report says what is missing.
-    timeout 300 "${RUN[@]}" "$BENCH" "${args[@]}" >"$WORK/$name.json" ||
+    timeout 300 "${LOAD[@]}" "$BENCH" "${args[@]}" >"$WORK/$name.json" ||
         echo "run.sh: qrlogin-bench $name did not finish cleanly" >&2
 }
 

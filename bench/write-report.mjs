@@ -81,7 +81,7 @@ md.push(`| CPUs (nproc) | ${machine.nproc} |`, `| CPU | ${machine.cpu} |`, `| ke
   `| libwebsockets | ${machine.lws} (Debian) |`, `| mbedTLS | ${machine.mbedtls} (Debian) |`,
   `| broker's event loop | \`--event-loop ${machine.event_loop ?? 'auto'}\` |`,
   `| load average when the run started | ${machine.loadavg} |`,
-  `| priority of broker and bench | nice ${machine.nice} |`,
+  `| priority | broker nice ${machine.nice}, bench ${Number(machine.nice) ? 'nice ' + (Number(machine.nice) + 5) : 'the same'} (the load generator yields to the system it measures) |`,
   `| bench processes per flat-out workload | ${machine.procs ?? 1} (\`--procs\`: one process runs in lock step with the broker) |`, '');
 md.push('The "other processes" column below is the CPU the rest of the machine used during each',
   'measurement (from /proc/stat, minus broker and bench). 200 % is both cores. Anything far from',

@@ -40,8 +40,9 @@ static void expect(const char **p, const char *lit)
     *p += n;
 }
 
-/* Parses exactly the path grammar qr.c emits: M{x} {y}h{r}v1h-{r}z, repeated.
- * Anything else fails the test, so the SVG format is pinned down too. */
+/* Parses exactly the path grammar qr.c emits: per row "M{x} {y}.5h{r}" for
+ * the first run, then "m{gap} 0h{r}" for each next one (lines one module
+ * thick). Anything else fails the test, so the SVG format is pinned down too. */
 static void svg_to_grid(const char *svg, struct grid *g)
 {
     const char *p = strstr(svg, "viewBox='0 0 ");
@@ -58,24 +59,35 @@ static void svg_to_grid(const char *svg, struct grid *g)
     p = strstr(svg, " d='");
     assert_non_null(p);
     p += 4;
+    int x = 0, y = -1;
     while (*p != '\'') {
-        int x, y, r, r2;
-        expect(&p, "M");
-        x = read_int(&p);
-        expect(&p, " ");
-        y = read_int(&p);
-        expect(&p, "h");
+        int r;
+        if (*p == 'M') { /* the first run of a row, absolute */
+            int y2;
+            expect(&p, "M");
+            x = read_int(&p);
+            expect(&p, " ");
+            y2 = read_int(&p);
+            assert_true(y2 > y); /* rows top to bottom, each started once */
+            y = y2;
+            expect(&p, ".5h");
+        } else { /* the next run of the row: the gap from the previous one */
+            int gap;
+            assert_true(y >= 0);
+            expect(&p, "m");
+            gap = read_int(&p);
+            assert_true(gap >= 1); /* runs are maximal: a gap is never empty */
+            x += gap;
+            expect(&p, " 0h");
+        }
         r = read_int(&p);
-        expect(&p, "v1h-");
-        r2 = read_int(&p);
-        expect(&p, "z");
-        assert_int_equal(r, r2);
         assert_true(r >= 1);
         assert_true(x + r <= g->w && y < g->w);
         for (int k = 0; k < r; k++) {
             assert_int_equal(g->dark[y * g->w + x + k], 0); /* runs never overlap */
             g->dark[y * g->w + x + k] = 1;
         }
+        x += r;
     }
     assert_string_equal(p, "'/></svg>\n");
 }

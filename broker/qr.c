@@ -9,6 +9,7 @@
  * shape-rendering="crispEdges" keeps anti-aliasing seams out of adjacent
  * rows, which phone cameras would otherwise have to cope with. */
 #include "qr.h"
+#include "qr_penalty.h"
 
 #include <qrencode.h>
 #include <stdio.h>
@@ -143,8 +144,7 @@ char *qr_svg(const char *text, size_t *len)
         *len = 0;
     if (!text || !*text)
         return NULL;
-    /* casesensitive=1: 0 would upper-case the text and break URL fragments. */
-    q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    q = qr_encode_best_mask(text);
     if (!q)
         return NULL;
     svg = render(q, len);

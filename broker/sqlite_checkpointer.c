@@ -20,6 +20,10 @@ struct sqlite_checkpointer {
     pthread_cond_t cv;
     bool wanted;  /* a commit crossed the threshold since the last checkpoint */
     bool stopping;
+    /* loop thread only (the hook): */
+    int last_pages; /* the WAL's length after the previous commit */
+    int due_at;     /* ask for a checkpoint when the WAL reaches this */
+    int pages, cap; /* SQLITE_CHECKPOINT_PAGES / _CAP unless a test says */
     uint64_t done;
     int last_rc;  /* so a failing disk is logged once, not once a commit */
 };
@@ -38,13 +42,23 @@ static void ck_err(char *err, size_t errsz, const char *fmt, ...)
 }
 
 /* Runs on the loop thread inside every commit: keep it to a flag and a
- * signal. Returning SQLITE_OK is required; the commit itself succeeded. */
+ * signal. Returning SQLITE_OK is required; the commit itself succeeded.
+ *
+ * A checkpoint is asked for once per SQLITE_CHECKPOINT_PAGES new pages, not
+ * after every commit past the mark: while commits keep coming, the WAL only
+ * starts over when a checkpoint has caught up before the next commit, so its
+ * length stays past the mark and every commit would ask again (measured: a
+ * checkpoint and two fsyncs per commit, thousands a second). */
 static int ck_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct sqlite_checkpointer *c = arg;
     (void)db, (void)name;
-    if (pages < SQLITE_CHECKPOINT_PAGES)
+    if (pages < c->last_pages) /* the WAL started over */
+        c->due_at = c->pages;
+    c->last_pages = pages;
+    if (pages < c->due_at)
         return SQLITE_OK;
+    c->due_at = pages + c->pages;
     pthread_mutex_lock(&c->mu);
     if (!c->wanted) {
         c->wanted = true;
@@ -54,10 +68,22 @@ static int ck_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* PASSIVE never waits for the writer. But under writes that never pause it
+ * never lets the WAL start over either, and the file would grow without end:
+ * past the cap (SQLITE_CHECKPOINT_CAP pages) one RESTART checkpoint makes the
+ * writer
+ * wait (its busy handler) for the copy, a few milliseconds, after which the
+ * next commit starts the WAL from the top. */
 static void ck_run_one(struct sqlite_checkpointer *c)
 {
     int log_pages = 0, copied = 0;
     int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &copied);
+    if (rc == SQLITE_OK && log_pages >= c->cap) {
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log_pages,
+                                       &copied);
+        if (rc == SQLITE_BUSY) /* a reader held on past the busy timeout: next time */
+            rc = SQLITE_OK;
+    }
     pthread_mutex_lock(&c->mu);
     if (rc == SQLITE_OK && log_pages >= 0) /* -1: the file is not in WAL mode */
         c->done++;
@@ -90,7 +116,8 @@ static void *ck_thread(void *arg)
 }
 
 struct sqlite_checkpointer *sqlite_checkpointer_start(sqlite3 *store_db, const char *path,
-                                                      char *err, size_t errsz)
+                                                      int pages, int cap, char *err,
+                                                      size_t errsz)
 {
     struct sqlite_checkpointer *c = calloc(1, sizeof *c);
     if (!c) {
@@ -98,6 +125,8 @@ struct sqlite_checkpointer *sqlite_checkpointer_start(sqlite3 *store_db, const c
         return NULL;
     }
     c->store_db = store_db;
+    c->pages = c->due_at = pages > 0 ? pages : SQLITE_CHECKPOINT_PAGES;
+    c->cap = cap > c->pages ? cap : SQLITE_CHECKPOINT_CAP;
     int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         ck_err(err, errsz, "cannot open sqlite database '%s' for checkpoints: %s", path,

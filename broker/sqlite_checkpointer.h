@@ -8,7 +8,9 @@
  * socket for the length of two fsyncs. Instead, the store's connection turns
  * the automatic checkpoint off and calls sqlite_checkpointer_kick() from its
  * WAL hook; this thread then checkpoints PASSIVE on its own connection, which
- * never blocks the writer and never waits for a lock. */
+ * never blocks the writer and never waits for a lock — unless writes never
+ * pause long enough for the WAL to start over; then, past a cap, one
+ * checkpoint makes the writer wait a few milliseconds (see ck_run_one). */
 #ifndef QRLOGIN_SQLITE_CHECKPOINTER_H
 #define QRLOGIN_SQLITE_CHECKPOINTER_H
 
@@ -17,16 +19,21 @@
 
 struct sqlite3;
 
-/* WAL pages after which a commit asks for a checkpoint (SQLite's default). */
+/* New WAL pages after which a commit asks for a checkpoint (SQLite's
+ * default), and the WAL length past which a checkpoint makes the writer wait
+ * so that the WAL can start over (~32 MiB with 4 KiB pages). */
 #define SQLITE_CHECKPOINT_PAGES 1000
+#define SQLITE_CHECKPOINT_CAP (8 * SQLITE_CHECKPOINT_PAGES)
 
 struct sqlite_checkpointer;
 
 /* Opens a second connection to the WAL database at path, turns automatic
  * checkpoints off on db (the store's connection) and hooks db's commits to
- * the thread. NULL with a reason in err on failure. */
+ * the thread, with the two page counts above (tests pass small ones). NULL
+ * with a reason in err on failure. */
 struct sqlite_checkpointer *sqlite_checkpointer_start(struct sqlite3 *db, const char *path,
-                                                      char *err, size_t errsz);
+                                                      int pages, int cap, char *err,
+                                                      size_t errsz);
 
 /* Stops the thread (finishing a checkpoint under way), closes its connection
  * and gives db its hook back. NULL is a no-op. */

@@ -920,7 +920,8 @@ struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
         goto error;
     if (wal) {
         char why[256];
-        s->ck = sqlite_checkpointer_start(s->db, path, why, sizeof why);
+        s->ck = sqlite_checkpointer_start(s->db, path, SQLITE_CHECKPOINT_PAGES,
+                                          SQLITE_CHECKPOINT_CAP, why, sizeof why);
         if (!s->ck) /* still correct, only the loop pays for checkpoints */
             log_warn("store: %s; checkpoints stay in the commits", why);
     }

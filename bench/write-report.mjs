@@ -50,7 +50,7 @@ rows.push(['broker memory per waiting PC socket (with its ticket)', '≤ 2 KiB (
 rows.push(['login flows per second, HS256 access tokens', '≥ 5,000',
   fHs ? `${n(fHs.rate)} /s (broker CPU ${n(fHs.broker_cpu_pct)} %)` : 'n/a', verdict(fHs ? fHs.rate >= 5000 : null)]);
 rows.push(['login flows per second, ES256', '≥ 90 % of signing capacity',
-  fEs && capacity ? `${n(fEs.rate)} /s = ${n(esRatio * 100, 1)} % of ${n(capacity)} signatures/s (${n(sign.one_thread_per_s)}/s × ${cores} threads)` : 'n/a',
+  fEs && capacity ? `${n(fEs.rate)} /s = ${n(esRatio * 100, 1)} % of ${n(capacity)} signatures/s (${n(sign.one_thread_per_s)}/s × ${cores} threads; ${n(fEs.rate / sign.n_threads_per_s * 100, 1)} % of the ${n(sign.n_threads_per_s)}/s ${sign.threads} threads sign at once)` : 'n/a',
   verdict(esRatio == null ? null : esRatio >= 0.9)]);
 rows.push(['idle CPU with ' + n(idle?.ready) + ' waiting sockets', '~0',
   idle ? `${n(idle.broker_cpu_pct, 2)} % of one core over ${n(idle.hold_s)} s` : 'n/a',

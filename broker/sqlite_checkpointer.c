@@ -18,14 +18,15 @@ struct sqlite_checkpointer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool wanted;  /* a commit crossed the threshold since the last checkpoint */
-    bool stopping;
-    /* loop thread only (the hook): */
-    int last_pages; /* the WAL's length after the previous commit */
-    int due_at;     /* ask for a checkpoint when the WAL reaches this */
     int pages, cap; /* SQLITE_CHECKPOINT_PAGES / _CAP unless a test says */
+    /* under mu: */
+    bool wanted;  /* the hook asked for a checkpoint since the last one began */
+    bool stopping;
     uint64_t done;
     int last_rc;  /* so a failing disk is logged once, not once a commit */
+    /* the hook's own, on the writer's thread: */
+    int last_pages; /* the WAL's length after the previous commit */
+    int due_at;     /* ask for a checkpoint when the WAL reaches this */
 };
 
 static void ck_err(char *err, size_t errsz, const char *fmt, ...)
@@ -70,10 +71,9 @@ static int ck_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 /* PASSIVE never waits for the writer. But under writes that never pause it
  * never lets the WAL start over either, and the file would grow without end:
- * past the cap (SQLITE_CHECKPOINT_CAP pages) one RESTART checkpoint makes the
- * writer
- * wait (its busy handler) for the copy, a few milliseconds, after which the
- * next commit starts the WAL from the top. */
+ * past the cap one RESTART checkpoint makes the writer wait (in its busy
+ * handler) for as long as the copy takes — milliseconds on a local disk —
+ * after which the next commit starts the WAL from the top. */
 static void ck_run_one(struct sqlite_checkpointer *c)
 {
     int log_pages = 0, copied = 0;
@@ -81,7 +81,7 @@ static void ck_run_one(struct sqlite_checkpointer *c)
     if (rc == SQLITE_OK && log_pages >= c->cap) {
         rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, &log_pages,
                                        &copied);
-        if (rc == SQLITE_BUSY) /* a reader held on past the busy timeout: next time */
+        if (rc == SQLITE_BUSY) /* the writer or a reader held on past the busy timeout */
             rc = SQLITE_OK;
     }
     pthread_mutex_lock(&c->mu);

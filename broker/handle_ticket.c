@@ -33,11 +33,11 @@ static void pc_changed(uint64_t pc_conn)
         hub_conn_changed(pc);
 }
 
-/* Drawing a QR code costs tens of microseconds and more for long URLs, too
- * long for the event loop (DESIGN.md rule 1): it is drawn on the worker pool,
- * already quoted as a JSON string (escaping a few KB byte by byte was ~7 % of
- * the loop's time at full load), and the `ticket` message — reply or rotation
- * push — is sent when it is ready. The SVG goes straight into the message and
+/* Drawing a QR code costs ~40 µs for a login URL and more for a long one: at
+ * the edge of DESIGN.md rule 1's 50 µs, on the broker's busiest thread. It is
+ * drawn on the worker pool, already quoted as a JSON string (escaping it byte
+ * by byte was ~7 % of the loop's time at full load), and the `ticket` message
+ * — reply or rotation push — is sent when it is ready. The SVG goes straight into the message and
  * is freed: no copy is kept per waiting PC. */
 struct qr_job {
     struct work work;

@@ -36,45 +36,51 @@ typedef struct {
     uint64_t w[NW];
 } bits;
 
-/* ---- bit lines ---------------------------------------------------------- */
+/* ---- bit lines ----------------------------------------------------------
+ * The scoring operations take nw, the words a line of this symbol needs (1
+ * up to version 9, 3 at most), and are always inlined, so each of score()'s
+ * instantiations below works on exactly that many words; words past nw hold
+ * whatever and are never read. */
 
-static inline bits b_and(bits a, bits b)
+#define LINE_OP static inline __attribute__((always_inline))
+
+LINE_OP bits b_and(int nw, bits a, bits b)
 {
-    for (int k = 0; k < NW; k++)
+    for (int k = 0; k < nw; k++)
         a.w[k] &= b.w[k];
     return a;
 }
-static inline bits b_or(bits a, bits b)
+LINE_OP bits b_or(int nw, bits a, bits b)
 {
-    for (int k = 0; k < NW; k++)
+    for (int k = 0; k < nw; k++)
         a.w[k] |= b.w[k];
     return a;
 }
-static inline bits b_xor(bits a, bits b)
+LINE_OP bits b_xor(int nw, bits a, bits b)
 {
-    for (int k = 0; k < NW; k++)
+    for (int k = 0; k < nw; k++)
         a.w[k] ^= b.w[k];
     return a;
 }
-static inline bits b_not(bits a)
+LINE_OP bits b_not(int nw, bits a)
 {
-    for (int k = 0; k < NW; k++)
+    for (int k = 0; k < nw; k++)
         a.w[k] = ~a.w[k];
     return a;
 }
 /* bit b of the result is bit b + n of a (0 < n < 64) */
-static inline bits b_shr(bits a, int n)
+LINE_OP bits b_shr(int nw, bits a, int n)
 {
-    bits r;
-    for (int k = 0; k < NW; k++)
-        r.w[k] = (a.w[k] >> n) | (k + 1 < NW ? a.w[k + 1] << (64 - n) : 0);
+    bits r = a;
+    for (int k = 0; k < nw; k++)
+        r.w[k] = (a.w[k] >> n) | (k + 1 < nw ? a.w[k + 1] << (64 - n) : 0);
     return r;
 }
 /* bit b of the result is bit b - n of a (0 < n < 64) */
-static inline bits b_shl(bits a, int n)
+LINE_OP bits b_shl(int nw, bits a, int n)
 {
-    bits r;
-    for (int k = 0; k < NW; k++)
+    bits r = a;
+    for (int k = 0; k < nw; k++)
         r.w[k] = (a.w[k] << n) | (k > 0 ? a.w[k - 1] >> (64 - n) : 0);
     return r;
 }
@@ -88,10 +94,10 @@ static inline int popcount64(uint64_t x)
     return (int)((x * 0x0101010101010101ull) >> 56);
 }
 
-static inline int b_count(bits a)
+LINE_OP int b_count(int nw, bits a)
 {
     int n = 0;
-    for (int k = 0; k < NW; k++)
+    for (int k = 0; k < nw; k++)
         n += popcount64(a.w[k]);
     return n;
 }
@@ -212,8 +218,8 @@ static void draw(const struct planes *p, int mask, bits *rows, bits *cols)
 {
     int w = p->w;
     for (int i = 0; i < w; i++) {
-        rows[i] = b_xor(p->row_fixed[i], b_and(p->row_data[i], pat_row[mask][i % PERIOD]));
-        cols[i] = b_xor(p->col_fixed[i], b_and(p->col_data[i], pat_col[mask][i % PERIOD]));
+        rows[i] = b_xor(NW, p->row_fixed[i], b_and(NW, p->row_data[i], pat_row[mask][i % PERIOD]));
+        cols[i] = b_xor(NW, p->col_fixed[i], b_and(NW, p->col_data[i], pat_col[mask][i % PERIOD]));
     }
     for (int b = 0; b < FORMAT_BITS; b++) {
         if (!(format_m[mask] >> b & 1))
@@ -230,37 +236,52 @@ static void draw(const struct planes *p, int mask, bits *rows, bits *cols)
 /* ---- the penalty ---------------------------------------------------------- */
 
 /* N1 and N3 of one line; five_ok marks where a 5-module window fits. */
-static int line_runs_and_finders(bits a, bits five_ok)
+LINE_OP int line_runs_and_finders(int nw, bits a, bits five_ok)
 {
     /* N1: bit b set where modules b..b+4 share a colour. A run of k >= 5
      * holds k - 4 such windows, and 3 + (k - 5) = (k - 4) + 2 per run. */
-    bits same = b_not(b_xor(a, b_shr(a, 1)));
-    bits five = b_and(b_and(same, b_shr(same, 1)), b_and(b_shr(same, 2), b_shr(same, 3)));
-    five = b_and(five, five_ok);
-    int p = b_count(five) + 2 * b_count(b_and(five, b_not(b_shl(five, 1))));
+    bits same = b_not(nw, b_xor(nw, a, b_shr(nw, a, 1)));
+    bits five = b_and(nw, b_and(nw, same, b_shr(nw, same, 1)),
+                      b_and(nw, b_shr(nw, same, 2), b_shr(nw, same, 3)));
+    five = b_and(nw, five, five_ok);
+    int p = b_count(nw, five) + 2 * b_count(nw, b_and(nw, five, b_not(nw, b_shl(nw, five, 1))));
 
     /* N3: 1011101 starting at b, with 0000 at b-4..b-1 or at b+7..b+10 */
-    bits pat = b_and(b_and(a, b_not(b_shr(a, 1))), b_and(b_shr(a, 2), b_shr(a, 3)));
-    pat = b_and(pat, b_and(b_and(b_shr(a, 4), b_not(b_shr(a, 5))), b_shr(a, 6)));
-    bits light4 = b_not(b_or(b_or(a, b_shr(a, 1)), b_or(b_shr(a, 2), b_shr(a, 3))));
-    p += 40 * b_count(b_and(pat, b_or(b_shl(light4, 4), b_shr(light4, 7))));
+    bits pat = b_and(nw, b_and(nw, a, b_not(nw, b_shr(nw, a, 1))),
+                     b_and(nw, b_shr(nw, a, 2), b_shr(nw, a, 3)));
+    pat = b_and(nw, pat, b_and(nw, b_and(nw, b_shr(nw, a, 4), b_not(nw, b_shr(nw, a, 5))),
+                               b_shr(nw, a, 6)));
+    bits light4 = b_not(nw, b_or(nw, b_or(nw, a, b_shr(nw, a, 1)),
+                                 b_or(nw, b_shr(nw, a, 2), b_shr(nw, a, 3))));
+    p += 40 * b_count(nw, b_and(nw, pat, b_or(nw, b_shl(nw, light4, 4), b_shr(nw, light4, 7))));
     return p;
 }
 
-static int score(int w, const bits *rows, const bits *cols)
+LINE_OP int score_words(int nw, int w, const bits *rows, const bits *cols)
 {
     bits five_ok = b_range(PAD, PAD + w - 5), two_ok = b_range(PAD, PAD + w - 2);
     int p = 0, dark = 0, total = w * w;
     for (int i = 0; i < w; i++) {
-        p += line_runs_and_finders(rows[i], five_ok) + line_runs_and_finders(cols[i], five_ok);
-        dark += b_count(rows[i]);
+        p += line_runs_and_finders(nw, rows[i], five_ok) +
+             line_runs_and_finders(nw, cols[i], five_ok);
+        dark += b_count(nw, rows[i]);
         if (i + 1 < w) { /* N2: b, b+1 equal in this row, and equal to the next row's */
-            bits vert = b_not(b_xor(rows[i], rows[i + 1]));
-            bits horiz = b_not(b_xor(rows[i], b_shr(rows[i], 1)));
-            p += 3 * b_count(b_and(b_and(vert, b_shr(vert, 1)), b_and(horiz, two_ok)));
+            bits vert = b_not(nw, b_xor(nw, rows[i], rows[i + 1]));
+            bits horiz = b_not(nw, b_xor(nw, rows[i], b_shr(nw, rows[i], 1)));
+            p += 3 * b_count(nw, b_and(nw, b_and(nw, vert, b_shr(nw, vert, 1)),
+                                       b_and(nw, horiz, two_ok)));
         }
     }
     return p + 10 * (abs(20 * dark - 10 * total) / total);
+}
+
+static int score(int w, const bits *rows, const bits *cols)
+{
+    if (w + 2 * PAD <= 64)
+        return score_words(1, w, rows, cols);
+    if (w + 2 * PAD <= 128)
+        return score_words(2, w, rows, cols);
+    return score_words(3, w, rows, cols);
 }
 
 /* ---- the API ------------------------------------------------------------- */

@@ -6,7 +6,8 @@
  * does this by drawing eight full copies and scoring them module by module —
  * ~35 % of the broker's CPU when it issues tickets flat out. Here libqrencode
  * draws the symbol once, with mask 0, and the eight candidates are scored on
- * bitsets (a row or column is three 64-bit words), tens of times faster.
+ * bitsets (a row or column is one to three 64-bit words): a login URL's
+ * symbol takes ~30 µs instead of ~180 µs.
  *
  * The penalty, per row and per column, of a symbol whose outside (the quiet
  * zone) counts as light:

@@ -116,15 +116,17 @@ static int same_modules(const QRcode *a, const QRcode *b)
     return 1;
 }
 
-/* Lengths that give versions 1 to ~25 at ECC level M. */
+/* Lengths that give versions 1 to 40 at ECC level M: lines of one, two and
+ * three 64-bit words (up to version 9, 25 and 40). */
 static const int lengths[] = {1, 5, 13, 14, 20, 26, 42, 62, 63, 84, 106, 122, 152, 180,
-                              213, 251, 287, 331, 362, 412, 450, 504, 560, 624};
+                              213, 251, 287, 331, 362, 412, 450, 504, 560, 624, 900, 1300,
+                              1800, 2331};
 #define NLEN (int)(sizeof lengths / sizeof *lengths)
 
 static void remask_matches_libqrencode(void **state)
 {
     (void)state;
-    char text[700];
+    char text[2400];
     for (int t = 0; t < NLEN * 2; t++) {
         make_text(text, lengths[t % NLEN], t);
         QRcode *base = libqrencode_with_mask(text, 0);
@@ -148,7 +150,7 @@ static void remask_matches_libqrencode(void **state)
 static void penalty_matches_reference(void **state)
 {
     (void)state;
-    char text[700];
+    char text[2400];
     for (int t = 0; t < NLEN * 2; t++) {
         make_text(text, lengths[t % NLEN], t);
         for (int m = 0; m < 8; m++) {
@@ -164,7 +166,7 @@ static void penalty_matches_reference(void **state)
 static void best_mask_is_the_lowest_score(void **state)
 {
     (void)state;
-    char text[700];
+    char text[2400];
     int chosen[8] = {0};
     /* the lengths above, then many small symbols, where equal scores (and
      * so the tie rule) turn up */

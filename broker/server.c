@@ -346,9 +346,15 @@ int server_run(void)
              broker.cfg.public_url);
     supervisor_child_ready(); /* with --workers N: this process serves */
 
-    while (!stopping)
-        if (event_loop_service(broker.ctx, 0) < 0)
+    /* One SQLite transaction per turn (sqlite_group_commit.h); each turn
+     * ends with its commit, before the loop waits again. */
+    store_group_commit(broker.store, true);
+    while (!stopping) {
+        int rc = event_loop_service(broker.ctx, 0);
+        store_turn_end(broker.store);
+        if (rc < 0)
             break;
+    }
 
     /* Stop accepting (with --workers N the kernel sends new connections to
      * the other processes at once), close every socket with 1001 and give
@@ -357,14 +363,19 @@ int server_run(void)
     log_info("shutting down: closing %zu sockets", hub_count());
     hub_each(close_going_away, NULL);
     int64_t deadline = clock_now_ms() + 2000;
-    while (hub_count() && clock_now_ms() < deadline)
+    while (hub_count() && clock_now_ms() < deadline) {
         event_loop_service(broker.ctx, 50);
+        store_turn_end(broker.store);
+    }
 
     lws_sul_cancel(&tick_sul);
     lws_sul_cancel(&housekeeping_sul);
     lws_sul_cancel(&hub_sul);
     lws_sul_cancel(&connect_sul);
     workers_stop();
+    /* Back to inline completions; what the last turns (and the jobs
+     * workers_stop finished) wrote is committed and answered now. */
+    store_group_commit(broker.store, false);
     /* Redis connections live on lws file descriptors: closed before the
      * context that owns them. */
     cluster_shutdown();

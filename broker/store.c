@@ -64,3 +64,15 @@ void store_ignore_done(void *arg, enum store_rc rc)
     (void)arg;
     (void)rc;
 }
+
+void store_group_commit(struct store *st, bool on)
+{
+    if (st && st->ops->group_commit)
+        st->ops->group_commit(st, on);
+}
+
+void store_turn_end(struct store *st)
+{
+    if (st && st->ops->turn_end)
+        st->ops->turn_end(st);
+}

@@ -1,11 +1,14 @@
 /* store_sqlite.c — the embedded store backend (see store.h).
  *
- * Every op runs to completion on the calling thread and calls its callback
- * exactly once before it returns. Results are copied out of SQLite and the
+ * Every op runs to completion on the calling thread. A read calls its
+ * callback exactly once before it returns; so does a write, unless group
+ * commit is on (the broker's loop turns it on, sqlite_group_commit.h): then
+ * the write's callback runs at the end of the loop turn, once the turn's
+ * transaction has committed. Results are copied out of SQLite and the
  * statement is reset *before* the callback runs, so a callback may call
  * straight back into the store (even the same op) without tripping over a
- * statement that is still busy, and no read transaction is left open. After
- * the callback the op touches nothing, so a callback may even close the store. */
+ * statement that is still busy. After an inline callback the op touches
+ * nothing, so such a callback may even close the store; a held one must not. */
 #include "store.h"
 
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include "clock.h"
 #include "log.h"
 #include "sqlite_checkpointer.h"
+#include "sqlite_group_commit.h"
 
 #define SQ_SCHEMA_VERSION 2
 #define SQ_LIST_MAX 100  /* session_list and audit_recent return at most this */
@@ -136,6 +140,7 @@ struct sqlite_store {
     sqlite3_stmt *stmt[SQ__COUNT];
     bool broken; /* the last op hit an I/O, corruption or disk-full error */
     struct sqlite_checkpointer *ck; /* NULL: SQLite checkpoints inside commits */
+    struct sqlite_group_commit *gc; /* holds write completions while grouping */
 };
 
 static struct sqlite_store *sq__from(struct store *st) { return (struct sqlite_store *)st; }
@@ -191,6 +196,24 @@ static void sq__settle(struct sqlite_store *s, enum store_rc rc)
     if (rc != STORE_ERROR)
         s->broken = false;
 }
+
+/* Every write starts here: with group commit on, it joins the turn's
+ * transaction (opening it). A BEGIN that fails fails the write. */
+static enum store_rc sq__begin_write(struct sqlite_store *s, const char *op)
+{
+    int src = sqlite_group_commit_before_write(s->gc);
+    return src == SQLITE_OK ? STORE_OK : sq__fail(s, op, src);
+}
+
+/* A write's callback: now, or held until its transaction commits. */
+static void sq__write_done(struct sqlite_store *s, store_done_cb cb, void *arg, enum store_rc rc)
+{
+    struct sqlite_held h = {.kind = SQLITE_HELD_DONE, .cb.done = cb, .arg = arg, .rc = rc};
+    sqlite_group_commit_complete(s->gc, &h);
+}
+
+/* A turn's COMMIT failed: logged, and the store's health reflects it. */
+static void sq__commit_failed(void *ctx, int src) { sq__fail(ctx, "commit", src); }
 
 static void sq__reset(sqlite3_stmt *stmt)
 {
@@ -393,6 +416,8 @@ static bool sq__healthy(struct store *st)
 
 static void sq__free(struct sqlite_store *s)
 {
+    sqlite_group_commit_free(s->gc); /* answers what it still held */
+    s->gc = NULL;
     sqlite_checkpointer_stop(s->ck);
     s->ck = NULL;
     for (int i = 0; i < SQ__COUNT; i++)
@@ -412,6 +437,7 @@ static void sq__close(struct store *st)
     struct sqlite_store *s = sq__from(st);
     if (!s)
         return;
+    sqlite_group_commit_set(s->gc, false); /* commits and answers what it held */
     sqlite_checkpointer_stop(s->ck); /* before the last checkpoint, which is ours */
     s->ck = NULL;
     if (s->db) {
@@ -474,6 +500,9 @@ static void sq__user_create(struct store *st, const char *name, const char *pwha
     memcpy(u.pwhash, pwhash, hlen + 1);
     u.token_version = 1;
     u.created_at = clock_now_ms();
+    rc = sq__begin_write(s, "user_create");
+    if (rc)
+        goto done;
 
     struct sq_binder b = {stmt, 0, SQLITE_OK};
     sq__bind_text(&b, u.name, sizeof u.name);
@@ -491,8 +520,9 @@ static void sq__user_create(struct store *st, const char *name, const char *pwha
     sq__reset(stmt);
 done:
     sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc, rc == STORE_OK ? &u : NULL);
+    struct sqlite_held h = {.kind = SQLITE_HELD_USER, .cb.user = cb, .arg = arg, .rc = rc,
+                            .user = u};
+    sqlite_group_commit_complete(s->gc, &h);
 }
 
 static void sq__user_by_name(struct store *st, const char *name, store_user_cb cb, void *arg)
@@ -540,6 +570,10 @@ static void sq__user_bump_version(struct store *st, int64_t id, store_int_cb cb,
     enum store_rc rc = STORE_NOT_FOUND;
     int64_t value = 0;
 
+    if (sq__begin_write(s, "user_bump_version")) {
+        rc = STORE_ERROR;
+        goto done;
+    }
     int src = sqlite3_bind_int64(stmt, 1, id);
     if (src == SQLITE_OK)
         src = sqlite3_step(stmt);
@@ -553,9 +587,11 @@ static void sq__user_bump_version(struct store *st, int64_t id, store_int_cb cb,
         value = 0;
     }
     sq__reset(stmt);
+done:
     sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc, value);
+    struct sqlite_held h = {.kind = SQLITE_HELD_INT, .cb.num = cb, .arg = arg, .rc = rc,
+                            .value = value};
+    sqlite_group_commit_complete(s->gc, &h);
 }
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -611,6 +647,9 @@ static void sq__session_put(struct store *st, const struct session_rec *r, store
         log_error("store: session_put: no session id");
         goto done;
     }
+    rc = sq__begin_write(s, "session_put");
+    if (rc)
+        goto done;
     bool insert = r->rev == 0;
     sqlite3_stmt *stmt = s->stmt[insert ? SQ_SESSION_INSERT : SQ_SESSION_UPDATE];
     struct sq_binder b = {stmt, 0, SQLITE_OK};
@@ -651,8 +690,7 @@ static void sq__session_put(struct store *st, const struct session_rec *r, store
     }
 done:
     sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc);
+    sq__write_done(s, cb, arg, rc);
 }
 
 /* The record is ~4.8 KB (two whole tokens ride along), so it lives on the
@@ -735,15 +773,17 @@ static void sq__session_revoke_user(struct store *st, int64_t user_id, const cha
     char why[sizeof ((struct session_rec *)0)->revoke_reason];
 
     snprintf(why, sizeof why, "%s", reason ? reason : "");
-    struct sq_binder b = {stmt, 0, SQLITE_OK};
-    sq__bind_int(&b, user_id);
-    sq__bind_text(&b, why, sizeof why);
-    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-    rc = src == SQLITE_DONE ? STORE_OK : sq__fail(s, "session_revoke_user", src);
-    sq__reset(stmt);
+    rc = sq__begin_write(s, "session_revoke_user");
+    if (rc == STORE_OK) {
+        struct sq_binder b = {stmt, 0, SQLITE_OK};
+        sq__bind_int(&b, user_id);
+        sq__bind_text(&b, why, sizeof why);
+        int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+        rc = src == SQLITE_DONE ? STORE_OK : sq__fail(s, "session_revoke_user", src);
+        sq__reset(stmt);
+    }
     sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc);
+    sq__write_done(s, cb, arg, rc);
 }
 
 /* ---- audit -------------------------------------------------------------- */
@@ -763,6 +803,9 @@ static void sq__audit_add(struct store *st, const struct audit_rec *a, store_don
         goto done;
     }
     snprintf(prefix, sizeof prefix, "%.*s", (int)strnlen(a->ticket_prefix, 6), a->ticket_prefix);
+    rc = sq__begin_write(s, "audit_add");
+    if (rc)
+        goto done;
     struct sq_binder b = {stmt, 0, SQLITE_OK};
     sq__bind_int(&b, a->at ? a->at : clock_now_ms());
     sq__bind_int(&b, a->user_id);
@@ -777,8 +820,7 @@ static void sq__audit_add(struct store *st, const struct audit_rec *a, store_don
     sq__reset(stmt);
 done:
     sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc);
+    sq__write_done(s, cb, arg, rc);
 }
 
 static void sq__read_audit(sqlite3_stmt *stmt, struct audit_rec *a)
@@ -835,6 +877,13 @@ done:
 
 /* ---- open --------------------------------------------------------------- */
 
+static void sq__group_commit(struct store *st, bool on)
+{
+    sqlite_group_commit_set(sq__from(st)->gc, on);
+}
+
+static void sq__turn_end(struct store *st) { sqlite_group_commit_end_turn(sq__from(st)->gc); }
+
 static const struct store_ops sqlite_ops = {
     .close = sq__close,
     .healthy = sq__healthy,
@@ -848,6 +897,8 @@ static const struct store_ops sqlite_ops = {
     .session_revoke_user = sq__session_revoke_user,
     .audit_add = sq__audit_add,
     .audit_recent = sq__audit_recent,
+    .group_commit = sq__group_commit,
+    .turn_end = sq__turn_end,
 };
 
 /* Every statement is compiled once here, PERSISTENT because it lives as long
@@ -918,6 +969,11 @@ struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
     }
     if (sq__migrate(s->db, err, errsz) || sq__prepare_all(s, err, errsz))
         goto error;
+    s->gc = sqlite_group_commit_new(s->db, sq__commit_failed, s);
+    if (!s->gc) {
+        sq__err(err, errsz, "cannot prepare sqlite transactions: %s", sqlite3_errmsg(s->db));
+        goto error;
+    }
     if (wal) {
         char why[256];
         s->ck = sqlite_checkpointer_start(s->db, path, SQLITE_CHECKPOINT_PAGES,

@@ -1155,6 +1155,95 @@ static void test_write_failure_marks_unhealthy(void **state)
     assert_int_equal(t_session_get(f->st, "fsize-sid", NULL), STORE_OK);
 }
 
+/* ---- group commit (the broker's loop turns it on) ----------------------- */
+
+static int sessions_seen_elsewhere(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sessions", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Writes answer at the turn's end, after their commit; until then another
+ * connection sees nothing, while reads on the store's own connection see
+ * the turn's writes at once. Every write op is held, not only session_put. */
+static void test_group_commit_answers_after_commit(void **state)
+{
+    struct fixture *f = *state;
+    int64_t uid = new_user(f->st, "gina");
+    struct session_rec s;
+    make_session(&s, "group-sid", uid, T0);
+    struct audit_rec a = {.at = T0, .user_id = uid, .outcome = "confirmed"};
+    struct res put = {0}, audit = {0}, bump = {0}, made = {0}, revoked = {0}, got = {0};
+
+    store_group_commit(f->st, true);
+    f->st->ops->session_put(f->st, &s, on_done, &put);
+    f->st->ops->audit_add(f->st, &a, on_done, &audit);
+    f->st->ops->user_bump_version(f->st, uid, on_int, &bump);
+    f->st->ops->user_create(f->st, "hugo", "$h", on_user, &made);
+    f->st->ops->session_revoke_user(f->st, 424242, "logout_all", on_done, &revoked);
+    assert_int_equal(put.calls + audit.calls + bump.calls + made.calls + revoked.calls, 0);
+    assert_int_equal(sessions_seen_elsewhere(f->path), 0);
+
+    f->st->ops->session_get(f->st, "group-sid", on_session, &got);
+    assert_int_equal(got.calls, 1); /* a read answers at once */
+    assert_int_equal(got.rc, STORE_OK);
+
+    store_turn_end(f->st);
+    assert_int_equal(put.calls, 1);
+    assert_int_equal(put.rc, STORE_OK);
+    assert_int_equal(audit.calls, 1);
+    assert_int_equal(bump.calls, 1);
+    assert_int_equal(bump.value, 2);
+    assert_int_equal(made.calls, 1);
+    assert_int_equal(made.rc, STORE_OK);
+    assert_string_equal(made.user.name, "hugo");
+    assert_int_equal(revoked.calls, 1);
+    assert_int_equal(sessions_seen_elsewhere(f->path), 1);
+    store_group_commit(f->st, false);
+    res_free(&got);
+}
+
+/* The turn's COMMIT cannot write (RLIMIT_FSIZE, as a full disk would
+ * refuse): the held write answers STORE_ERROR, not OK, the store reports
+ * itself unhealthy, and nothing of the turn was kept. */
+static void test_group_commit_failure_is_an_error(void **state)
+{
+    struct fixture *f = *state;
+    int64_t uid = new_user(f->st, "ivan");
+    struct session_rec s;
+    make_session(&s, "lost-sid", uid, T0);
+    reopen(f); /* an empty WAL: the commit has to grow it */
+    struct res put = {0};
+
+    store_group_commit(f->st, true);
+    f->st->ops->session_put(f->st, &s, on_done, &put);
+
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit tiny = {1, old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    store_turn_end(f->st);
+    bool healthy = f->st->ops->healthy(f->st);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+
+    assert_int_equal(put.calls, 1);
+    assert_int_equal(put.rc, STORE_ERROR);
+    assert_false(healthy);
+    store_group_commit(f->st, false);
+    assert_int_equal(t_session_get(f->st, "lost-sid", NULL), STORE_NOT_FOUND);
+    assert_true(f->st->ops->healthy(f->st));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1180,6 +1269,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oversized_columns_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_is_error_but_healthy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_marks_unhealthy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_answers_after_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_failure_is_an_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

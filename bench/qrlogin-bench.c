@@ -62,6 +62,7 @@ static struct load_result *cur;     /* the workload now running */
 static bool measuring;              /* inside the measured window */
 static uint64_t window_start_us;
 static double cpu_broker0, cpu_self0, cpu_machine0;
+static double cpu_loop0 = -1, cpu_workers0; /* the broker's threads, -1: unknown */
 static uint64_t started;            /* flows / rotations started since phase start */
 static uint64_t done_total, errors_total;
 
@@ -496,6 +497,8 @@ static void window_open(struct load_result *r, uint64_t now)
     measuring = true;
     window_start_us = now;
     cpu_broker0 = broker_cpu();
+    if (!opt.broker_pid || procstat_threads_cpu_s(opt.broker_pid, &cpu_loop0, &cpu_workers0))
+        cpu_loop0 = -1;
     cpu_self0 = procstat_self_cpu_s();
     cpu_machine0 = procstat_machine_busy_s();
     hist_reset(&r->lat);
@@ -510,6 +513,11 @@ static void window_close(struct load_result *r, uint64_t now)
     r->rate = r->secs > 0 ? (double)r->done / r->secs : 0;
     double b = broker_cpu();
     r->broker_cpu_pct = b >= 0 && cpu_broker0 >= 0 ? (b - cpu_broker0) / r->secs * 100 : -1;
+    double loop, workers;
+    bool threads = cpu_loop0 >= 0 && r->secs > 0 &&
+                   !procstat_threads_cpu_s(opt.broker_pid, &loop, &workers);
+    r->loop_cpu_pct = threads ? (loop - cpu_loop0) / r->secs * 100 : -1;
+    r->workers_cpu_pct = threads ? (workers - cpu_workers0) / r->secs * 100 : -1;
     r->bench_cpu_pct = (procstat_self_cpu_s() - cpu_self0) / r->secs * 100;
     r->other_cpu_pct = (procstat_machine_busy_s() - cpu_machine0) / r->secs * 100 -
                        r->bench_cpu_pct - (r->broker_cpu_pct > 0 ? r->broker_cpu_pct : 0);

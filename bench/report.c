@@ -32,6 +32,9 @@ static void table_load(const struct load_result *r, const char *lat_name)
                ms(hist_quantile(&r->whole, .5)), ms(hist_quantile(&r->whole, .99)),
                ms(r->whole.max));
     printf("  broker CPU             %10.1f %%  (100 = one core)\n", r->broker_cpu_pct);
+    if (r->loop_cpu_pct >= 0)
+        printf("    event loop / workers %10.1f %% / %.1f %%\n", r->loop_cpu_pct,
+               r->workers_cpu_pct);
     printf("  bench CPU              %10.1f %%\n", r->bench_cpu_pct);
     printf("  other processes' CPU   %10.1f %%\n", r->other_cpu_pct);
     if (r->rss_kib > 0)
@@ -77,12 +80,12 @@ static void json_load(const char *key, const struct load_result *r)
     printf(",\"%s\":{\"target_rate\":%.1f,\"inflight\":%d,\"pcs\":%d,\"phones\":%d,"
            "\"idle_open\":%d,\"secs\":%.2f,\"done\":%llu,\"errors\":%llu,\"missed\":%llu,"
            "\"rate\":%.1f,\"broker_cpu_pct\":%.1f,\"bench_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f,"
-           "\"rss_kib\":%ld,"
+           "\"loop_cpu_pct\":%.1f,\"workers_cpu_pct\":%.1f,\"rss_kib\":%ld,"
            "\"error_codes\":\"%s\",",
            key, r->target_rate, r->inflight, r->pcs, r->phones, r->idle_open, r->secs,
            (unsigned long long)r->done, (unsigned long long)r->errors,
            (unsigned long long)r->missed, r->rate, r->broker_cpu_pct, r->bench_cpu_pct, r->other_cpu_pct,
-           r->rss_kib, r->error_codes);
+           r->loop_cpu_pct, r->workers_cpu_pct, r->rss_kib, r->error_codes);
     json_hist("latency", &r->lat);
     if (r->whole.count) {
         printf(",");

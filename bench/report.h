@@ -31,6 +31,9 @@ struct load_result {            /* flows or refresh rotations */
     struct hist lat;            /* confirm sent → login received / refresh sent → token */
     struct hist whole;          /* flows: ticket.new sent → login received */
     double broker_cpu_pct, bench_cpu_pct, other_cpu_pct;
+    /* of broker_cpu_pct: its event-loop thread, and its worker pool (signing,
+     * QR drawing); -1 if /proc did not say */
+    double loop_cpu_pct, workers_cpu_pct;
     long rss_kib;
     char error_codes[256];      /* "code=n, …" */
 };

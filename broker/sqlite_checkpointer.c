@@ -158,6 +158,7 @@ struct sqlite_checkpointer *sqlite_checkpointer_start(sqlite3 *store_db, const c
         free(c);
         return NULL;
     }
+    pthread_setname_np(c->thread, "qrl-checkpoint");
     /* Replaces SQLite's automatic checkpoint, which is itself a WAL hook. */
     sqlite3_wal_hook(store_db, ck_wal_hook, c);
     return c;

@@ -95,6 +95,9 @@ int workers_start(int n, void (*wake)(void *arg), void *wake_arg)
     for (int i = 0; i < n; i++) {
         if (pthread_create(&threads[i], NULL, worker_main, &lanes[i]))
             return -1;
+        /* A name in top -H, perf and /proc: the benchmark tells the pool's
+         * CPU from the loop's by it. */
+        pthread_setname_np(threads[i], "qrl-worker");
         nthreads++;
     }
     return 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "broker.h"
 #include "clock.h"
@@ -1097,16 +1098,24 @@ static void test_sweep_after_newer_rotation(void **state)
 
 /* ---- concurrent refreshes while a rotation is being signed --------------- */
 
-/* Runs finished jobs' done() until *calls reaches want (no sleeping: the
- * worker thread signs while this yields). */
+/* One turn of the broker's loop, as far as sessions can tell: finished jobs'
+ * done(), then the store's end of turn (group commit, when it is on). */
+static void turn(void)
+{
+    workers_drain();
+    store_turn_end(broker.store);
+}
+
+/* Runs turns until *calls reaches want (no sleeping: the worker thread
+ * signs while this yields). */
 static void wait_calls(const int *calls, int want)
 {
     while (*calls < want) {
-        workers_drain();
+        turn();
         sched_yield();
     }
     while (workers_pending() > 0) {
-        workers_drain();
+        turn();
         sched_yield();
     }
 }
@@ -1160,6 +1169,46 @@ static void test_inflight_join(void **state)
     assert_int_equal(g.err, E_NONE);
     assert_string_equal(g.is.access, x[0].is.access);
     assert_string_equal(g.is.refresh, x[0].is.refresh);
+}
+
+/* The same with the loop's group commit: the three requests arrive in one
+ * turn, so the rotation's write is not even committed (nor answered) when
+ * the other two read the session. They see it all the same (one
+ * connection), join the rotation, and all three get its pair. */
+static void test_inflight_join_in_one_turn(void **state)
+{
+    (void)state;
+    struct res r = create_threaded();
+    store_group_commit(broker.store, true);
+    at(INTERVAL * 1000);
+    struct res x[3];
+    memset(x, 0, sizeof x);
+    for (int i = 0; i < 3; i++)
+        sessions_refresh(r.is.refresh, strlen(r.is.refresh), on_issue, &x[i]);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(x[i].calls, 0);
+    /* not committed yet: another connection still reads the old jti */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT cur_jti FROM sessions WHERE sid = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(st, 1, r.is.sid, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                        refresh_claims(r.is.refresh).jti);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    wait_calls(&x[0].calls, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(x[i].calls, 1);
+        assert_int_equal(x[i].err, E_NONE);
+        assert_string_equal(x[i].is.refresh, x[0].is.refresh);
+    }
+    assert_string_not_equal(x[0].is.refresh, r.is.refresh);
+    store_group_commit(broker.store, false);
+    assert_string_equal(get_session(r.is.sid).cur_jti, refresh_claims(x[0].is.refresh).jti);
 }
 
 static void test_inflight_revoked(void **state)
@@ -1328,6 +1377,7 @@ int main(void)
         T(test_lost_commit_answers_with_the_winners_pair),
         T(test_lost_commit_without_pair),
         cmocka_unit_test_setup_teardown(test_inflight_join, setup_threaded, teardown),
+        cmocka_unit_test_setup_teardown(test_inflight_join_in_one_turn, setup_threaded, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_revoked, setup_threaded, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_reuse, setup_threaded, teardown),
     };

@@ -3,8 +3,8 @@
  * Every call takes a completion callback. The SQLite backend completes inline
  * (the callback runs before the call returns) — except its writes while group
  * commit is on, which complete at the end of the loop turn; a network backend
- * completes later on the event loop. Callers must work either way: never assume the
- * callback has or has not run when the call returns, and never hold a
+ * completes later on the event loop. Callers must work either way: never
+ * assume the callback has or has not run when the call returns, and never hold a
  * `struct lws *` across the call (hold a connection id).
  *
  * Record pointers handed to callbacks are valid only during the callback.
@@ -121,16 +121,16 @@ struct store_ops {
     /* marks every non-revoked session of the user revoked with reason */
     void (*session_revoke_user)(struct store *st, int64_t user_id, const char *reason,
                                 store_done_cb cb, void *arg);
-    /* Group commit (NULL for a backend without it; store_group_commit()):
-     * with it on, the writes of one loop turn share one transaction, and
-     * their callbacks run in turn_end, once it has committed. */
-    void (*group_commit)(struct store *st, bool on);
-    void (*turn_end)(struct store *st);
     /* audit log of login decisions */
     void (*audit_add)(struct store *st, const struct audit_rec *a, store_done_cb cb, void *arg);
     /* the user's most recent entries, newest first, at most limit (<= 100) */
     void (*audit_recent)(struct store *st, int64_t user_id, int limit, store_audits_cb cb,
                          void *arg);
+    /* Group commit (NULL for a backend without it; store_group_commit()):
+     * with it on, the writes of one loop turn share one transaction, and
+     * their callbacks run in turn_end, once it has committed. */
+    void (*group_commit)(struct store *st, bool on);
+    void (*turn_end)(struct store *st);
 };
 
 struct store {

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "disk_full.h"
 #include "sqlite_group_commit.h"
 
 struct fx {
@@ -205,14 +206,10 @@ static void test_failed_commit_fails_the_held_writes(void **state)
     write_row(f, &c[0], "b");
     write_row(f, &c[1], "taken");
 
-    struct rlimit old;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
-    struct rlimit tiny = {1, old.rlim_max};
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    struct disk_full full;
+    disk_full_begin(&full);
     sqlite_group_commit_end_turn(f->g);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, old_handler);
+    disk_full_end(&full);
 
     assert_int_equal(f->n, 2);
     assert_int_equal(f->rcs[0], STORE_ERROR);

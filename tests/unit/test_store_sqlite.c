@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "clock.h"
+#include "disk_full.h"
 #include "log.h"
 #include "sqlite_checkpointer.h"
 #include "store.h"
@@ -1135,17 +1136,13 @@ static void test_write_failure_marks_unhealthy(void **state)
     reopen(f);
     assert_true(f->st->ops->healthy(f->st));
 
-    struct rlimit old;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
-    struct rlimit tiny = {1, old.rlim_max};
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    struct disk_full full;
+    disk_full_begin(&full);
 
     enum store_rc rc = t_session_put(f->st, &s);
     bool healthy = f->st->ops->healthy(f->st);
 
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, old_handler);
+    disk_full_end(&full);
 
     assert_int_equal(rc, STORE_ERROR);
     assert_false(healthy);
@@ -1226,15 +1223,11 @@ static void test_group_commit_failure_is_an_error(void **state)
     store_group_commit(f->st, true);
     f->st->ops->session_put(f->st, &s, on_done, &put);
 
-    struct rlimit old;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
-    struct rlimit tiny = {1, old.rlim_max};
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    struct disk_full full;
+    disk_full_begin(&full);
     store_turn_end(f->st);
     bool healthy = f->st->ops->healthy(f->st);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, old_handler);
+    disk_full_end(&full);
 
     assert_int_equal(put.calls, 1);
     assert_int_equal(put.rc, STORE_ERROR);

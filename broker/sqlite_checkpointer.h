@@ -10,7 +10,8 @@
  * WAL hook; this thread then checkpoints PASSIVE on its own connection, which
  * never blocks the writer and never waits for a lock — unless writes never
  * pause long enough for the WAL to start over; then, past a cap, one
- * checkpoint makes the writer wait a few milliseconds (see ck_run_one). */
+ * checkpoint makes the writer wait a few milliseconds (see ck_run_one and
+ * ck_wait_for_restart). */
 #ifndef QRLOGIN_SQLITE_CHECKPOINTER_H
 #define QRLOGIN_SQLITE_CHECKPOINTER_H
 
@@ -41,5 +42,9 @@ void sqlite_checkpointer_stop(struct sqlite_checkpointer *c);
 
 /* Checkpoints completed so far (tests, metrics). */
 uint64_t sqlite_checkpointer_done(struct sqlite_checkpointer *c);
+
+/* Commits on db that found the WAL started over from its beginning. Read it
+ * on db's thread (the hook counts there, without a lock). */
+uint64_t sqlite_checkpointer_wal_starts(const struct sqlite_checkpointer *c);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* nftw */
 #endif
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -865,7 +866,11 @@ static void test_reload_while_signing(void **state)
         assert_int_equal(keys_generate_es256(f->dir, kid, sizeof kid, err, sizeof err), 0);
         assert_int_equal(keys_reload(f->dir, &ks, err, sizeof err), 0);
         assert_string_equal(keyring_current(&ks.access)->kid, kid);
-        usleep(20000);
+        /* Let the signers use this key: wait until both threads' counter
+         * moved on by a few tokens (an event, however slowly they run). */
+        int seen = atomic_load(&r.signed_ok) + atomic_load(&r.failures);
+        while (atomic_load(&r.signed_ok) + atomic_load(&r.failures) < seen + 4)
+            sched_yield();
     }
     atomic_store(&r.stop, 1);
     for (int i = 0; i < 2; i++)

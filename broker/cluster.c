@@ -22,8 +22,6 @@
 #include "log.h"
 #include "redis_link.h"
 #include "rng.h"
-#include "sessions.h"
-#include "ws_dispatch.h"
 
 #define NODE_BITS 22
 #define CHANNEL_PREFIX "qrl:node:"
@@ -37,6 +35,10 @@ static struct {
     struct redis_link *bus, *sub;
     bool subscribed;
 } cl;
+
+static struct cluster_listeners listeners;
+
+void cluster_set_listeners(const struct cluster_listeners *l) { listeners = *l; }
 
 /* KEYS[1] the session's node set; ARGV[1] the message; ARGV[2] our node.
  * One round trip: every node holding the session but us gets the message. */
@@ -104,16 +106,18 @@ static void on_deliver(const char *p, size_t len)
 
 static void on_revoked(const char *p, size_t len)
 {
-    char sid[SID_MAX], reason[24];
+    char sid[SID_MAX];
     const char *sp = memchr(p, ' ', len);
-    size_t sl = sp ? (size_t)(sp - p) : 0, rl = sp ? len - sl - 1 : 0;
-    if (!sp || !sl || sl >= sizeof sid || !rl || rl >= sizeof reason)
+    size_t sl = sp ? (size_t)(sp - p) : 0;
+    if (!sp || !sl || sl >= sizeof sid)
         return;
+    enum session_end why = session_end_parse(sp + 1, len - sl - 1);
+    if (why == SESSION_LIVE)
+        return; /* not a reason we know (a newer node's): the tokens are refused anyway */
     memcpy(sid, p, sl);
     sid[sl] = '\0';
-    memcpy(reason, sp + 1, rl);
-    reason[rl] = '\0';
-    sessions_revoked_elsewhere(sid, reason);
+    if (listeners.session_ended)
+        listeners.session_ended(sid, why);
 }
 
 static void on_message(redisAsyncContext *ac, void *reply, void *priv)
@@ -147,7 +151,8 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
         on_revoked(p, len);
         break;
     case 'O':
-        handle_ticket_forwarded(p, len);
+        if (listeners.ticket_request)
+            listeners.ticket_request(p, len);
         break;
     default:
         log_warn("cluster: unknown message kind on %s", cl.channel);
@@ -399,14 +404,14 @@ void cluster_session_here(const char *sid, bool here)
         redis_link_cmd(cl.bus, ignore_reply, NULL, 3, ttl, NULL);
 }
 
-void cluster_announce_revoked(const char *sid, const char *reason)
+void cluster_announce_revoked(const char *sid, enum session_end why)
 {
     if (!cl.on)
         return;
     char key[64], hex[8], msg[SID_MAX + 32];
     snprintf(key, sizeof key, SESSNODES_KEY "%s", sid);
     node_hex(cl.node, hex);
-    int n = snprintf(msg, sizeof msg, "R%s %s", sid, reason);
+    int n = snprintf(msg, sizeof msg, "R%s %s", sid, session_end_name(why));
     const char *argv[] = {key, msg, hex};
     size_t lens[] = {strlen(key), (size_t)n, strlen(hex)};
     if (redis_link_eval(cl.bus, &fanout_script, ignore_reply, NULL, 1, 3, argv, lens))
@@ -446,6 +451,12 @@ int cluster_init(const char *store_url, char *err, size_t errsz)
     redis_link_add_script(cl.bus, &auth_check_script);
     redis_link_add_script(cl.bus, &auth_fail_script);
     hub_set_id_base((uint64_t)node << CLUSTER_NODE_SHIFT);
+    static const struct hub_remote remote = {
+        .is_remote = cluster_is_remote,
+        .deliver = cluster_deliver,
+        .session_here = cluster_session_here,
+    };
+    hub_set_remote(&remote);
     cl.on = true;
     return 0;
 }
@@ -460,6 +471,8 @@ void cluster_start(struct lws_vhost *vh)
 
 void cluster_shutdown(void)
 {
+    if (cl.on)
+        hub_set_remote(NULL);
     if (cl.bus)
         redis_link_free(cl.bus);
     if (cl.sub)

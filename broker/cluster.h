@@ -21,7 +21,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "session_end.h"
+
 struct lws_vhost;
+
+/* What arrives from other nodes for the layers above, which set these
+ * (server.c wires them) so that this file includes none of their headers. */
+struct cluster_listeners {
+    /* another node ended sid: tell its sockets here */
+    void (*session_ended)(const char *sid, enum session_end why);
+    /* a phone's scan/confirm/deny (JSON) for a ticket whose PC is here */
+    void (*ticket_request)(const char *json, size_t len);
+};
+void cluster_set_listeners(const struct cluster_listeners *l);
 
 /* Decides from the store URL whether this process is a cluster node; picks the
  * node number and sets hub's connection id base. 0, or -1 with err. */
@@ -71,6 +83,6 @@ void cluster_auth_failure_add(const char *name, int64_t now_ms, int64_t window_m
 /* A session's sockets on this node: the first arrived / the last left. */
 void cluster_session_here(const char *sid, bool here);
 /* Tells the other nodes holding sockets of sid that it was revoked. */
-void cluster_announce_revoked(const char *sid, const char *reason);
+void cluster_announce_revoked(const char *sid, enum session_end why);
 
 #endif

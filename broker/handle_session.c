@@ -6,7 +6,9 @@
 
 #include "broker.h"
 #include "clock.h"
+#include "cluster.h"
 #include "hub.h"
+#include "log.h"
 #include "sessions.h"
 #include "ws_dispatch.h"
 
@@ -24,6 +26,36 @@ static struct req *req_copy(const struct req *r)
         reply_error(r, E_INTERNAL, NULL);
     return x;
 }
+
+/* ---- session.revoked pushes ---- */
+
+static void push_revoked(struct conn *c, void *arg)
+{
+    const enum session_end *why = arg;
+    struct jw w;
+    push_start(&w, "session.revoked");
+    jw_kv_str(&w, "session_id", c->sid);
+    jw_kv_str(&w, "reason", session_end_name(*why));
+    push_finish(c->id, &w);
+    hub_detach(c); /* the socket stays open, just no longer signed in */
+    hub_conn_changed(c);
+}
+
+/* A session ended here: its sockets on this node are told, and the other
+ * nodes holding sockets of it. */
+static void session_ended_here(const char *sid, enum session_end why)
+{
+    hub_each_in_session(sid, push_revoked, &why);
+    cluster_announce_revoked(sid, why);
+}
+
+void handlers_session_ended_elsewhere(const char *sid, enum session_end why)
+{
+    log_debug("session %s revoked on another node (%s)", sid, session_end_name(why));
+    hub_each_in_session(sid, push_revoked, &why);
+}
+
+void handlers_sessions_init(void) { sessions_set_listener(session_ended_here); }
 
 /* ---- token.refresh ---- */
 
@@ -174,7 +206,7 @@ void handle_session_revoke(struct conn *c, const struct req *r, const struct jso
     }
     struct req *x = req_copy(r);
     if (x)
-        sessions_revoke(c->user_id, sid, "revoked", done_ok, x);
+        sessions_revoke(c->user_id, sid, SESSION_END_REVOKED, done_ok, x);
 }
 
 void handle_logout(struct conn *c, const struct req *r, const struct json_doc *d)
@@ -189,7 +221,7 @@ void handle_logout(struct conn *c, const struct req *r, const struct json_doc *d
     int64_t uid = c->user_id;
     struct req *x = req_copy(r);
     if (x)
-        sessions_revoke(uid, sid, "logout", done_ok, x);
+        sessions_revoke(uid, sid, SESSION_END_LOGOUT, done_ok, x);
 }
 
 void handle_logout_all(struct conn *c, const struct req *r, const struct json_doc *d)

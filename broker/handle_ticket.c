@@ -12,7 +12,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "qr.h"
-#include "server.h"
 #include "sessions.h"
 #include "tickets.h"
 #include "workers.h"
@@ -278,7 +277,6 @@ void handle_ticket_new(struct conn *c, const struct req *r, const struct json_do
         return;
     }
     hub_conn_changed(c);
-    server_timers_kick();
 }
 
 void handle_ticket_cancel(struct conn *c, const struct req *r, const struct json_doc *d)
@@ -382,7 +380,6 @@ static void scan_here(const struct phone_req *p)
         jw_arr_close(&w);
     }
     reply_finish(&p->r, &w);
-    server_timers_kick();
 }
 
 /* A confirmed ticket waiting for its user record and then its session. */
@@ -416,7 +413,7 @@ static void confirm_issued(void *arg, enum api_err err, const struct issued *is,
     struct conn *pc = hub_get(x->t.pc_conn);
     if (!pc) {
         /* The PC left while we signed: nobody holds this session. */
-        sessions_revoke(is->user_id, is->sid, "revoked", orphan_revoked, NULL);
+        sessions_revoke(is->user_id, is->sid, SESSION_END_REVOKED, orphan_revoked, NULL);
         reply_error(&x->r, E_NOT_FOUND, "the computer disconnected");
         confirm_free(x);
         return;

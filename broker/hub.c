@@ -6,10 +6,8 @@
 #include <string.h>
 
 #include "clock.h"
-#include "cluster.h"
 #include "log.h"
 #include "strpool.h"
-#include "tickets.h"
 
 /* The sockets attached to one session (all of one user). */
 struct hub_session {
@@ -32,6 +30,14 @@ static struct hmap sessions;
 static uint64_t next_id = 1;
 static uint64_t id_base; /* the cluster node's bits (cluster.h) */
 static int64_t idle_timeout;
+/* Set by the layers above (server.c wires them); NULL: no ticket layer, one
+ * node. */
+static bool (*pc_has_ticket)(uint64_t conn_id);
+static const struct hub_remote *remote;
+
+void hub_set_ticket_probe(bool (*has_ticket)(uint64_t conn_id)) { pc_has_ticket = has_ticket; }
+
+void hub_set_remote(const struct hub_remote *r) { remote = r; }
 
 static struct hub_session *session_find(const char *sid)
 {
@@ -88,7 +94,8 @@ static void session_unlink(struct conn *c)
     c->sess_prev = c->sess_next = NULL;
     c->sess = NULL;
     if (!s->head) {
-        cluster_session_here(s->sid, false);
+        if (remote)
+            remote->session_here(s->sid, false);
         hmap_remove(&sessions, &s->node);
         free(s);
     }
@@ -100,7 +107,7 @@ void hub_set_idle_timeout(int64_t secs) { idle_timeout = secs; }
 
 void hub_conn_changed(struct conn *c)
 {
-    bool has_ticket = tickets_pc_has(c->id);
+    bool has_ticket = pc_has_ticket && pc_has_ticket(c->id);
     enum metric_conn_kind k = c->user_id ? CONN_KIND_AUTHED
                               : has_ticket ? CONN_KIND_PC
                                            : CONN_KIND_ANON;
@@ -132,7 +139,8 @@ void hub_attach(struct conn *c, int64_t user_id, const char *user_name, const ch
             free(s);
             return;
         }
-        cluster_session_here(sid, true);
+        if (remote)
+            remote->session_here(sid, true);
     }
     c->user_id = user_id;
     c->user_name = s->user_name;
@@ -241,7 +249,7 @@ struct out_msg *hub_msg_from_jw(struct jw *w)
     return m;
 }
 
-void hub_close(struct conn *c, int code, const char *reason)
+void hub_close(struct conn *c, enum close_code code, const char *reason)
 {
     if (c->close_code)
         return;
@@ -251,7 +259,7 @@ void hub_close(struct conn *c, int code, const char *reason)
         lws_callback_on_writable(c->wsi);
 }
 
-void hub_abort(struct conn *c, int code, const char *reason)
+void hub_abort(struct conn *c, enum close_code code, const char *reason)
 {
     queue_free(c);
     hub_close(c, code, reason);
@@ -261,9 +269,9 @@ int hub_send(uint64_t conn_id, struct out_msg *msg)
 {
     if (!msg)
         return -1;
-    if (cluster_is_remote(conn_id)) {
+    if (remote && remote->is_remote(conn_id)) {
         /* A socket of another node: its node writes it. */
-        cluster_deliver(conn_id, msg->buf + LWS_PRE, msg->len);
+        remote->deliver(conn_id, msg->buf + LWS_PRE, msg->len);
         free(msg);
         return 0;
     }
@@ -276,7 +284,7 @@ int hub_send(uint64_t conn_id, struct out_msg *msg)
         free(msg);
         log_info("conn %llu from %s: send queue full, closing", (unsigned long long)c->id,
                  c->ip);
-        hub_abort(c, 1008, "send queue full");
+        hub_abort(c, CLOSE_POLICY, "send queue full");
         return -1;
     }
     msg->next = NULL;
@@ -310,7 +318,7 @@ static void housekeep_one(struct conn *c, int64_t now, int64_t hb_ms)
         return;
     if (idle_timeout && c->idle_since && now - c->idle_since >= idle_timeout * 1000) {
         log_debug("conn %llu idle, closing", (unsigned long long)c->id);
-        hub_close(c, 1000, "idle");
+        hub_close(c, CLOSE_IDLE, "idle");
         return;
     }
     if (!hb_ms)
@@ -320,7 +328,7 @@ static void housekeep_one(struct conn *c, int64_t now, int64_t hb_ms)
          * either: drop the connection. */
         log_debug("conn %llu: no pong in two heartbeats, dropping", (unsigned long long)c->id);
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-        c->close_code = 1006;
+        c->close_code = CLOSE_NO_PONG;
         c->close_reason = "no pong";
         return;
     }

@@ -22,6 +22,17 @@
 
 struct lws;
 
+/* The close codes the broker sends (RFC 6455 §7.4.1), named for why. */
+enum close_code {
+    CLOSE_NONE = 0,
+    CLOSE_IDLE = 1000,          /* no ticket, sign-in or session for --idle-timeout */
+    CLOSE_SHUTDOWN = 1001,      /* the broker is stopping */
+    CLOSE_NO_PONG = 1006,       /* never sent: the peer vanished, we only drop it */
+    CLOSE_POLICY = 1008,        /* over the message rate, or not reading its queue */
+    CLOSE_TOO_LARGE = 1009,     /* a message over --max-message */
+    CLOSE_INTERNAL = 1011,      /* we could not go on with it (out of memory) */
+};
+
 #define HUB_QUEUE_MAX_MSGS 256
 #define HUB_QUEUE_MAX_BYTES (256 * 1024)
 
@@ -71,7 +82,7 @@ struct conn {
 
     /* a close requested from outside this conn's own callback */
     const char *close_reason;  /* a string literal */
-    int close_code;            /* 0 = none */
+    enum close_code close_code;
     uint32_t rx_len;           /* bytes in rx; at most --max-message */
 
     /* liveness, checked once a second by hub_housekeep(), in slices */
@@ -120,11 +131,11 @@ void hub_each_in_session(const char *sid, void (*fn)(struct conn *c, void *arg),
 
 /* Asks for the connection to be closed with code/reason (a string literal)
  * at its next WRITEABLE, after anything already queued. */
-void hub_close(struct conn *c, int code, const char *reason);
+void hub_close(struct conn *c, enum close_code code, const char *reason);
 
 /* Like hub_close, but first drops whatever is still queued: for a peer
  * that floods or does not read, whose backlog nobody will miss. */
-void hub_abort(struct conn *c, int code, const char *reason);
+void hub_abort(struct conn *c, enum close_code code, const char *reason);
 
 /* Closes sockets idle past the idle timeout (1000), kills those that did not
  * answer a ping within two heartbeats, and asks for a ping on those due one.
@@ -157,5 +168,23 @@ void hub_set_user_agent(struct conn *c, const char *ua, size_t len);
 
 /* Idle timeout in seconds for hub_conn_changed (0 = off). */
 void hub_set_idle_timeout(int64_t secs);
+
+/* What the hub asks the layers above it, through callbacks they set (the
+ * hub includes none of their headers):
+ *
+ * whether a PC socket holds a live ticket (tickets.c), for its kind and idle
+ * clock in hub_conn_changed; */
+void hub_set_ticket_probe(bool (*has_ticket)(uint64_t conn_id));
+
+/* and, in a cluster (cluster.c sets it), where sockets of other nodes are:
+ * hub_send hands a message for one to deliver(), and the first socket of a
+ * session to arrive on this node and the last to leave are reported to
+ * session_here(). NULL (the default): every id is a local socket. */
+struct hub_remote {
+    bool (*is_remote)(uint64_t conn_id);
+    void (*deliver)(uint64_t conn_id, const char *frame, size_t len);
+    void (*session_here)(const char *sid, bool here);
+};
+void hub_set_remote(const struct hub_remote *r);
 
 #endif

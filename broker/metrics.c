@@ -12,8 +12,6 @@ static const char *const ticket_outcomes[MT__N] = {
     "created", "rotated", "scanned", "confirmed", "denied", "expired", "cancelled", "code_mismatch"};
 static const char *const refresh_results[MR__N] = {
     "ok", "grace", "rate_limited", "reused", "expired", "revoked", "invalid"};
-static const char *const revoke_reasons[MRV__N] = {"logout", "revoked", "logout_all",
-                                                   "refresh_reused"};
 
 struct out {
     char *p;
@@ -103,8 +101,11 @@ int metrics_render(char *buf, size_t outsz, int workers_pending, size_t tickets_
            logins, 2);
     family(&o, "qrlogin_refresh_total", "counter", "Refresh requests by result.", "result",
            refresh_results, metrics.refresh, MR__N);
+    const char *revoke_reasons[SESSION_END__N - 1];
+    for (int i = 1; i < SESSION_END__N; i++)
+        revoke_reasons[i - 1] = session_end_name((enum session_end)i);
     family(&o, "qrlogin_sessions_revoked_total", "counter", "Sessions revoked by reason.",
-           "reason", revoke_reasons, metrics.revoked, MRV__N);
+           "reason", revoke_reasons, metrics.revoked + 1, SESSION_END__N - 1);
     single(&o, "qrlogin_auth_failures_total", "counter", "Failed password sign-ins.",
            metrics.auth_failures);
     single(&o, "qrlogin_rate_limited_total", "counter", "Requests answered rate_limited.",
@@ -120,12 +121,4 @@ int metrics_render(char *buf, size_t outsz, int workers_pending, size_t tickets_
     for (int h = 0; h < MH__N; h++)
         histogram(&o, (enum metric_hist)h);
     return o.overflow ? -1 : (int)(o.p - buf);
-}
-
-enum metric_revoke metrics_revoke_index(const char *reason)
-{
-    for (int i = 0; i < MRV__N; i++)
-        if (!strcmp(reason, revoke_reasons[i]))
-            return (enum metric_revoke)i;
-    return MRV__N;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "session_end.h"
+
 enum metric_conn_kind { CONN_KIND_ANON, CONN_KIND_PC, CONN_KIND_AUTHED, CONN_KIND__N };
 
 enum metric_ticket {
@@ -16,8 +18,6 @@ enum metric_ticket {
 enum metric_refresh {
     MR_OK, MR_GRACE, MR_RATE_LIMITED, MR_REUSED, MR_EXPIRED, MR_REVOKED, MR_INVALID, MR__N
 };
-
-enum metric_revoke { MRV_LOGOUT, MRV_REVOKED, MRV_LOGOUT_ALL, MRV_REFRESH_REUSED, MRV__N };
 
 /* Latency histograms: confirm received → `login` written to the PC's socket,
  * and refresh received → `token` written. */
@@ -35,7 +35,7 @@ struct metrics {
     int64_t tickets[MT__N];        /* counter: ticket events by outcome */
     int64_t logins_web, logins_app;
     int64_t refresh[MR__N];
-    int64_t revoked[MRV__N];
+    int64_t revoked[SESSION_END__N]; /* by why it ended; [SESSION_LIVE] unused */
     int64_t auth_failures;
     int64_t rate_limited;
     int64_t bad_requests;
@@ -50,8 +50,5 @@ extern struct metrics metrics;
 /* Renders the exposition text into out. Returns the length or -1 if short. */
 /* workers_pending and tickets_live are gauges owned by other modules. */
 int metrics_render(char *out, size_t outsz, int workers_pending, size_t tickets_live);
-
-/* Maps a revoke reason string to its counter index (MRV__N if unknown). */
-enum metric_revoke metrics_revoke_index(const char *reason);
 
 #endif

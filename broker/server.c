@@ -19,6 +19,7 @@
 #include "hub.h"
 #include "listen_share.h"
 #include "log.h"
+#include "loop_timer.h"
 #include "redis_link.h"
 #include "sessions.h"
 #include "supervisor.h"
@@ -30,8 +31,6 @@
 struct broker broker;
 
 static volatile sig_atomic_t stopping;
-static lws_sorted_usec_list_t tick_sul;
-static int64_t tick_armed_at; /* ms the tick is scheduled for; 0 = not armed */
 static lws_sorted_usec_list_t housekeeping_sul;
 static lws_sorted_usec_list_t hub_sul;
 static lws_sorted_usec_list_t connect_sul;
@@ -42,36 +41,6 @@ void broker_token_params_init(void)
     broker.tp.audience = broker.cfg.audience;
     broker.tp.client_id = broker.cfg.client_id;
     broker.tp.leeway = broker.cfg.leeway;
-}
-
-/* ---- the one timer ---- */
-
-static void on_tick(lws_sorted_usec_list_t *sul)
-{
-    (void)sul;
-    tick_armed_at = 0;
-    int64_t now = clock_now_ms();
-    tickets_expire_due(now);
-    sessions_sweep_grace(now);
-    server_timers_kick();
-}
-
-void server_timers_kick(void)
-{
-    if (!broker.ctx)
-        return;
-    int64_t a = tickets_next_deadline(), b = sessions_next_grace_deadline();
-    int64_t next = !a ? b : !b ? a : (a < b ? a : b);
-    /* Rescheduling walks lws's sorted timer list; most changes (a new ticket
-     * always expires last) do not move the earliest deadline, so skip them. An
-     * early tick just finds nothing due and re-arms. */
-    if (!next || (tick_armed_at && tick_armed_at <= next))
-        return;
-    int64_t delay_ms = next - clock_now_ms();
-    if (delay_ms < 0)
-        delay_ms = 0;
-    tick_armed_at = next;
-    lws_sul_schedule(broker.ctx, 0, &tick_sul, on_tick, (lws_usec_t)delay_ms * LWS_US_PER_MS);
 }
 
 /* The networked store and the cluster links connect from the loop's first
@@ -137,7 +106,7 @@ static void on_hup(int sig)
 static void close_going_away(struct conn *c, void *arg)
 {
     (void)arg;
-    hub_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    hub_close(c, CLOSE_SHUTDOWN, "server shutting down");
 }
 
 /* ---- the vhost ---- */
@@ -285,67 +254,21 @@ static void raise_fd_limit(void)
     }
 }
 
-int server_run(void)
+void server_wire_layers(void)
 {
-    raise_fd_limit();
-    int lws_levels = LLL_ERR | LLL_WARN;
-    if (log_get_level() >= QLOG_DEBUG)
-        lws_levels |= LLL_NOTICE;
-    lws_set_log_level(lws_levels, lws_log_bridge);
-
-    broker_token_params_init();
-    hub_set_idle_timeout(broker.cfg.idle_timeout);
+    hub_set_ticket_probe(tickets_pc_has);
     handlers_tickets_init();
+    handlers_sessions_init();
+    cluster_set_listeners(&(struct cluster_listeners){
+        .session_ended = handlers_session_ended_elsewhere,
+        .ticket_request = handle_ticket_forwarded,
+    });
+}
 
-    char err[256];
-    if (cluster_init(broker.cfg.store_url, err, sizeof err)) {
-        log_error("cluster: %s", err);
-        return 1;
-    }
-    broker.ctx = create_context();
-    if (!broker.ctx) {
-        log_error("could not listen on %s:%d", broker.cfg.listen_host, broker.cfg.listen_port);
-        cluster_shutdown();
-        return 1;
-    }
-    if (broker.cfg.workers > 1 &&
-        listen_share_start(lws_get_vhost_by_name(broker.ctx, "qrlogin"), broker.cfg.listen_host,
-                           broker.cfg.listen_port)) {
-        event_loop_destroy(broker.ctx);
-        broker.ctx = NULL;
-        cluster_shutdown();
-        return 1;
-    }
-    lws_sul_schedule(broker.ctx, 0, &connect_sul, on_connect_links, 0);
-    if (workers_start(broker.cfg.threads, wake_loop, broker.ctx)) {
-        log_error("could not start %d worker threads", broker.cfg.threads);
-        event_loop_destroy(broker.ctx);
-        return 1;
-    }
-
-    lws_sul_schedule(broker.ctx, 0, &housekeeping_sul, on_housekeeping, LWS_US_PER_SEC);
-    lws_sul_schedule(broker.ctx, 0, &hub_sul, on_hub_slice, LWS_US_PER_SEC / HUB_SLICES);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    keys_watch_start();
-    signal(SIGPIPE, SIG_IGN);
-    /* A full disk or a file-size limit must fail the write (the store
-     * reports it, /healthz turns 503), not kill the daemon. */
-    signal(SIGXFSZ, SIG_IGN);
-
-    log_info("qrlogin listening on %s:%d (%d worker threads, event loop %s)",
-             broker.cfg.listen_host, broker.cfg.listen_port, broker.cfg.threads,
-             event_loop_describe());
-    log_info("PC login page: %s/   phone page: %s/m/", broker.cfg.public_url,
-             broker.cfg.public_url);
-    supervisor_child_ready(); /* with --workers N: this process serves */
-
+/* Runs the loop until a signal says stop, then closes every socket with
+ * 1001 and gives the closes a moment to go out. */
+static void serve_until_stopped(void)
+{
     /* One SQLite transaction per turn (sqlite_group_commit.h); each turn
      * ends with its commit, before the loop waits again. */
     store_group_commit(broker.store, true);
@@ -355,10 +278,8 @@ int server_run(void)
         if (rc < 0)
             break;
     }
-
-    /* Stop accepting (with --workers N the kernel sends new connections to
-     * the other processes at once), close every socket with 1001 and give
-     * the closes a moment to go out. */
+    /* With --workers N the kernel sends new connections to the other
+     * processes at once. */
     listen_share_stop();
     log_info("shutting down: closing %zu sockets", hub_count());
     hub_each(close_going_away, NULL);
@@ -367,12 +288,83 @@ int server_run(void)
         event_loop_service(broker.ctx, 50);
         store_turn_end(broker.store);
     }
+}
 
-    lws_sul_cancel(&tick_sul);
-    lws_sul_cancel(&housekeeping_sul);
-    lws_sul_cancel(&hub_sul);
-    lws_sul_cancel(&connect_sul);
-    workers_stop();
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* A full disk or a file-size limit must fail the write (the store
+     * reports it, /healthz turns 503), not kill the daemon. */
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+int server_run(void)
+{
+    int status = 1;
+    bool workers_up = false;
+    raise_fd_limit();
+    int lws_levels = LLL_ERR | LLL_WARN;
+    if (log_get_level() >= QLOG_DEBUG)
+        lws_levels |= LLL_NOTICE;
+    lws_set_log_level(lws_levels, lws_log_bridge);
+
+    broker_token_params_init();
+    hub_set_idle_timeout(broker.cfg.idle_timeout);
+    server_wire_layers();
+
+    char err[256];
+    if (cluster_init(broker.cfg.store_url, err, sizeof err)) {
+        log_error("cluster: %s", err);
+        goto out;
+    }
+    broker.ctx = create_context();
+    if (!broker.ctx) {
+        log_error("could not listen on %s:%d", broker.cfg.listen_host, broker.cfg.listen_port);
+        goto out;
+    }
+    loop_timers_start(broker.ctx);
+    if (broker.cfg.workers > 1 &&
+        listen_share_start(lws_get_vhost_by_name(broker.ctx, "qrlogin"), broker.cfg.listen_host,
+                           broker.cfg.listen_port))
+        goto out;
+    lws_sul_schedule(broker.ctx, 0, &connect_sul, on_connect_links, 0);
+    if (workers_start(broker.cfg.threads, wake_loop, broker.ctx)) {
+        log_error("could not start %d worker threads", broker.cfg.threads);
+        goto out;
+    }
+    workers_up = true;
+    lws_sul_schedule(broker.ctx, 0, &housekeeping_sul, on_housekeeping, LWS_US_PER_SEC);
+    lws_sul_schedule(broker.ctx, 0, &hub_sul, on_hub_slice, LWS_US_PER_SEC / HUB_SLICES);
+    install_signals();
+    keys_watch_start();
+
+    log_info("qrlogin listening on %s:%d (%d worker threads, event loop %s)",
+             broker.cfg.listen_host, broker.cfg.listen_port, broker.cfg.threads,
+             event_loop_describe());
+    log_info("PC login page: %s/   phone page: %s/m/", broker.cfg.public_url,
+             broker.cfg.public_url);
+    supervisor_child_ready(); /* with --workers N: this process serves */
+    serve_until_stopped();
+    status = 0;
+
+out:
+    /* One way down from wherever start-up stopped; each step is a no-op for
+     * what never started. */
+    if (broker.ctx) {
+        loop_timers_stop();
+        lws_sul_cancel(&housekeeping_sul);
+        lws_sul_cancel(&hub_sul);
+        lws_sul_cancel(&connect_sul);
+    }
+    if (workers_up)
+        workers_stop();
     /* Back to inline completions; what the last turns (and the jobs
      * workers_stop finished) wrote is committed and answered now. */
     store_group_commit(broker.store, false);
@@ -383,13 +375,15 @@ int server_run(void)
         broker.store->ops->close(broker.store);
         broker.store = NULL;
     }
-    event_loop_destroy(broker.ctx);
+    if (broker.ctx)
+        event_loop_destroy(broker.ctx);
     broker.ctx = NULL;
     tickets_shutdown();
     sessions_shutdown();
     auth_limits_shutdown();
     http_api_shutdown();
     hub_shutdown();
-    log_info("stopped");
-    return 0;
+    if (!status)
+        log_info("stopped");
+    return status;
 }

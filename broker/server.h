@@ -6,8 +6,11 @@
  * the process exit status. */
 int server_run(void);
 
-/* Re-arms the one timer that drives ticket expiry and grace sweeps, after a
- * change that may have moved the earliest deadline. Loop thread only. */
-void server_timers_kick(void);
+/* Connects the layers' listeners: each lower layer reports up through a
+ * callback set here (tickets → their pushes, ended sessions → session.revoked,
+ * the hub's ticket probe, what other nodes send), so that none of them
+ * includes a header of a layer above (docs/architecture.md). server_run does
+ * it; a harness that drives the handlers without the loop calls it too. */
+void server_wire_layers(void);
 
 #endif

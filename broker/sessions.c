@@ -12,7 +12,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "rng.h"
-#include "server.h"
 #include "workers.h"
 
 #define SID_BYTES 16
@@ -55,20 +54,20 @@ int sessions__sign_prepare(struct sign_job *j, const struct user_rec *u, const c
 {
     memset(&j->access, 0, sizeof j->access);
     j->access.sub = u->id;
-    copy_str(j->access.name, sizeof j->access.name, u->name);
-    copy_str(j->access.sid, sizeof j->access.sid, sid);
+    str_copy(j->access.name, sizeof j->access.name, u->name);
+    str_copy(j->access.sid, sizeof j->access.sid, sid);
     j->access.ver = ver;
     j->access.iat = now;
     j->access.exp = now + broker.cfg.access_ttl;
     if (rng_token(JTI_BYTES, j->access.jti, sizeof j->access.jti) < 0)
         return -1;
     j->refresh = j->access;
-    copy_str(j->refresh.jti, sizeof j->refresh.jti, refresh_jti);
+    str_copy(j->refresh.jti, sizeof j->refresh.jti, refresh_jti);
     j->refresh.exp = refresh_exp;
 
-    copy_str(j->out.sid, sizeof j->out.sid, sid);
+    str_copy(j->out.sid, sizeof j->out.sid, sid);
     j->out.user_id = u->id;
-    copy_str(j->out.user_name, sizeof j->out.user_name, u->name);
+    str_copy(j->out.user_name, sizeof j->out.user_name, u->name);
     j->out.expires_in = broker.cfg.access_ttl;
     j->out.refresh_expires_in = sessions__secs_left(refresh_exp, now);
     j->work.run = sign_run;
@@ -138,10 +137,10 @@ void sessions_create(const struct user_rec *u, const char *kind, const char *ip,
         rng_token(JTI_BYTES, r->cur_jti, sizeof r->cur_jti) < 0)
         goto fail;
     r->user_id = u->id;
-    copy_str(r->kind, sizeof r->kind, kind);
+    str_copy(r->kind, sizeof r->kind, kind);
     r->created_at = r->last_used_at = r->rotated_at = now_ms;
-    copy_str(r->ip, sizeof r->ip, ip);
-    copy_str(r->user_agent, sizeof r->user_agent, user_agent);
+    str_copy(r->ip, sizeof r->ip, ip);
+    str_copy(r->user_agent, sizeof r->user_agent, user_agent);
     r->ver = u->token_version;
     r->refresh_exp = sessions__refresh_exp_for(now_ms, now);
     x->job.then = create_signed;
@@ -181,7 +180,7 @@ static void access_user_cb(void *arg, enum store_rc rc, const struct user_rec *u
     else if (j->c.ver < u->token_version)
         j->cb(j->arg, E_SESSION_REVOKED, NULL);
     else {
-        copy_str(j->c.name, sizeof j->c.name, u->name);
+        str_copy(j->c.name, sizeof j->c.name, u->name);
         j->cb(j->arg, E_NONE, &j->c);
     }
     free(j);

@@ -9,7 +9,10 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "errors.h"
+#include "session_end.h"
 #include "store.h"
 #include "tokens.h"
 
@@ -44,18 +47,22 @@ typedef void (*sessions_list_cb)(void *arg, enum api_err err, const struct sessi
                                  int n);
 void sessions_list(int64_t user_id, sessions_list_cb cb, void *arg);
 
-/* Revokes the session sid if it belongs to user_id (else E_NOT_FOUND), and
- * pushes session.revoked with reason to every socket attached to it. */
+/* Revokes the session sid if it belongs to user_id (else E_NOT_FOUND); once
+ * the record says so, the ended listener hears of it. */
 typedef void (*sessions_done_cb)(void *arg, enum api_err err);
-void sessions_revoke(int64_t user_id, const char *sid, const char *reason, sessions_done_cb cb,
-                     void *arg);
+void sessions_revoke(int64_t user_id, const char *sid, enum session_end why,
+                     sessions_done_cb cb, void *arg);
 
-/* Another node revoked sid (cluster.c): push session.revoked to the sockets
- * of it that are here. The record is already written; nothing is counted. */
-void sessions_revoked_elsewhere(const char *sid, const char *reason);
-
-/* Token version up, every session of the user revoked and pushed. */
+/* Token version up, every session of the user revoked (the listener hears of
+ * each). */
 void sessions_logout_all(int64_t user_id, sessions_done_cb cb, void *arg);
+
+/* What the module tells the layer above (which pushes session.revoked to the
+ * session's sockets and tells the other nodes): sid ended for why. Called
+ * after the caller's own callback, so a socket sees its `ok` before the push.
+ * None set: nobody is told (unit tests set their own). */
+typedef void (*sessions_ended_listener)(const char *sid, enum session_end why);
+void sessions_set_listener(sessions_ended_listener on_ended);
 
 /* Marks sid as used now (last_used_at); fire and forget. */
 void sessions_touch(const char *sid);

@@ -3,10 +3,9 @@
 #ifndef QRLOGIN_SESSIONS_INTERNAL_H
 #define QRLOGIN_SESSIONS_INTERNAL_H
 
-#include <string.h>
-
 #include "sessions.h"
 #include "store.h"
+#include "strutil.h"
 #include "workers.h"
 
 #define JTI_BYTES 16
@@ -40,19 +39,10 @@ int64_t sessions__secs_left(int64_t exp_s, int64_t now_s);
 /* Frees what the refresh module still holds (sessions_shutdown). */
 void sessions__refresh_shutdown(void);
 
-/* Bounded copy that always terminates (NULL copies as ""). */
-static inline void copy_str(char *dst, size_t size, const char *src)
-{
-    size_t n = src ? strnlen(src, size - 1) : 0;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
-}
+/* Marks r revoked for why and drops its replayable pair (not stored). */
+void sessions__mark_revoked(struct session_rec *r, enum session_end why);
 
-/* Marks r revoked with reason and drops its replayable pair (not stored). */
-void sessions__mark_revoked(struct session_rec *r, const char *reason);
-
-/* Counts the revocation and pushes session.revoked to every socket attached
- * to sid, which then is no longer signed in. */
-void sessions__announce_revoked(const char *sid, const char *reason);
+/* Counts and logs the revocation and tells the ended listener. */
+void sessions__announce_revoked(const char *sid, enum session_end why);
 
 #endif

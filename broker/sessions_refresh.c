@@ -27,8 +27,8 @@
 #include "hmap.h"
 #include "log.h"
 #include "metrics.h"
+#include "loop_timer.h"
 #include "rng.h"
-#include "server.h"
 #include "sessions.h"
 #include "sessions_internal.h"
 
@@ -138,19 +138,22 @@ struct grace_entry {
     int64_t deadline; /* ms */
 };
 static struct grace_entry *grace_head, *grace_tail;
+/* Fires at the earliest grace deadline (deadlines arrive in order). */
+static struct loop_timer grace_timer = LOOP_TIMER_INIT(sessions_sweep_grace);
 
 static void grace_add(const char *sid, int64_t deadline)
 {
     struct grace_entry *g = calloc(1, sizeof *g);
     if (!g)
         return;
-    copy_str(g->sid, sizeof g->sid, sid);
+    str_copy(g->sid, sizeof g->sid, sid);
     g->deadline = deadline;
     if (grace_tail)
         grace_tail->next = g;
     else
         grace_head = g;
     grace_tail = g;
+    loop_timer_at(&grace_timer, grace_head->deadline);
 }
 
 /* Forgets the replayable pair of a session whose grace window is over. A lost
@@ -219,7 +222,6 @@ static void pair_stored(void *arg, enum store_rc rc)
         log_warn("session %s: the rotated pair was not kept for grace replays", x->f->sid);
     else
         grace_add(x->f->sid, x->rotated_at + broker.cfg.refresh_grace * 1000);
-    server_timers_kick();
     inflight_finish(x->f, E_NONE, &x->job.out);
     rotate_free(x);
 }
@@ -237,8 +239,8 @@ static void rotate_reread_cb(void *arg, enum store_rc rc, const struct session_r
         inflight_finish(f, E_INTERNAL, NULL);
     } else {
         *r = *s;
-        copy_str(r->last_access, sizeof r->last_access, x->job.out.access);
-        copy_str(r->last_refresh, sizeof r->last_refresh, x->job.out.refresh);
+        str_copy(r->last_access, sizeof r->last_access, x->job.out.access);
+        str_copy(r->last_refresh, sizeof r->last_refresh, x->job.out.refresh);
         r->last_access_exp = x->job.access.exp;
         broker.store->ops->session_put(broker.store, r, pair_stored, x);
         free(r);
@@ -304,8 +306,8 @@ static void refresh_rotate(struct refresh_ctx *x, const struct user_rec *u)
         refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
         return;
     }
-    copy_str(f->sid, sizeof f->sid, r->sid);
-    copy_str(f->old_jti, sizeof f->old_jti, r->cur_jti);
+    str_copy(f->sid, sizeof f->sid, r->sid);
+    str_copy(f->old_jti, sizeof f->old_jti, r->cur_jti);
     if (hmap_insert(&inflights, &f->node, hmap_hash_bytes(f->sid, strlen(f->sid)))) {
         free(f);
         free(rx);
@@ -326,8 +328,8 @@ static void refresh_rotate(struct refresh_ctx *x, const struct user_rec *u)
         return;
     }
     *w = *r;
-    copy_str(w->prev_jti, sizeof w->prev_jti, r->cur_jti);
-    copy_str(w->cur_jti, sizeof w->cur_jti, f->new_jti);
+    str_copy(w->prev_jti, sizeof w->prev_jti, r->cur_jti);
+    str_copy(w->cur_jti, sizeof w->cur_jti, f->new_jti);
     w->rotated_at = now_ms;
     w->last_used_at = now_ms;
     w->refresh_exp = exp;
@@ -396,11 +398,11 @@ static void answer_with_stored_pair(struct refresh_ctx *x, const struct user_rec
         refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
         return;
     }
-    copy_str(is->sid, sizeof is->sid, r->sid);
+    str_copy(is->sid, sizeof is->sid, r->sid);
     is->user_id = u->id;
-    copy_str(is->user_name, sizeof is->user_name, u->name);
-    copy_str(is->access, sizeof is->access, r->last_access);
-    copy_str(is->refresh, sizeof is->refresh, r->last_refresh);
+    str_copy(is->user_name, sizeof is->user_name, u->name);
+    str_copy(is->access, sizeof is->access, r->last_access);
+    str_copy(is->refresh, sizeof is->refresh, r->last_refresh);
     is->expires_in = sessions__secs_left(r->last_access_exp, now);
     is->refresh_expires_in = sessions__secs_left(r->refresh_exp, now);
     metrics.refresh[MR_GRACE]++;
@@ -453,7 +455,7 @@ static void refresh_decide(struct refresh_ctx *x, const struct user_rec *u)
      * grace window was stolen or replayed. Whoever holds the current one may
      * be the thief: end the session for everyone. */
     log_warn("session %s: refresh token reuse detected, revoking", r->sid);
-    sessions_revoke(r->user_id, r->sid, "refresh_reused", reuse_revoked, NULL);
+    sessions_revoke(r->user_id, r->sid, SESSION_END_REFRESH_REUSED, reuse_revoked, NULL);
     refresh_fail(x, E_REFRESH_REUSED, MR_REUSED, 0);
 }
 
@@ -520,6 +522,7 @@ void sessions_refresh(const char *token, size_t len, sessions_issue_cb cb, void 
 
 void sessions__refresh_shutdown(void)
 {
+    loop_timer_cancel(&grace_timer);
     while (grace_head) {
         struct grace_entry *g = grace_head;
         grace_head = g->next;

@@ -1,51 +1,32 @@
 /* sessions_revoke.c — ending sessions: session.revoke, logout, logout.all
- * and the session.revoked pushes to every socket attached to a session that
- * ended (PROTOCOL.md §4–5). Part of the sessions module (sessions.h): like
- * sessions.c, it is the only place session records change. */
+ * (docs/protocol.md §4–5). Part of the sessions module (sessions.h): like
+ * sessions.c, it is the only place session records change. Who is told of an
+ * ended session (its sockets, the other nodes) is the listener's business. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
-#include "cluster.h"
-#include "hub.h"
 #include "log.h"
 #include "metrics.h"
-#include "replies.h"
 #include "sessions.h"
 #include "sessions_internal.h"
 
-static void push_revoked(struct conn *c, void *arg)
+static sessions_ended_listener ended_listener;
+
+void sessions_set_listener(sessions_ended_listener on_ended) { ended_listener = on_ended; }
+
+void sessions__announce_revoked(const char *sid, enum session_end why)
 {
-    const char *reason = arg;
-    struct jw w;
-    push_start(&w, "session.revoked");
-    jw_kv_str(&w, "session_id", c->sid);
-    jw_kv_str(&w, "reason", reason);
-    push_finish(c->id, &w);
-    hub_detach(c); /* the socket stays open, just no longer signed in */
-    hub_conn_changed(c);
+    metrics.revoked[why < SESSION_END__N ? why : SESSION_LIVE]++;
+    log_info("session %s revoked (%s)", sid, session_end_name(why));
+    if (ended_listener)
+        ended_listener(sid, why);
 }
 
-void sessions__announce_revoked(const char *sid, const char *reason)
-{
-    enum metric_revoke i = metrics_revoke_index(reason);
-    if (i < MRV__N)
-        metrics.revoked[i]++;
-    log_info("session %s revoked (%s)", sid, reason);
-    hub_each_in_session(sid, push_revoked, (void *)reason);
-    cluster_announce_revoked(sid, reason);
-}
-
-void sessions_revoked_elsewhere(const char *sid, const char *reason)
-{
-    log_debug("session %s revoked on another node (%s)", sid, reason);
-    hub_each_in_session(sid, push_revoked, (void *)reason);
-}
-
-void sessions__mark_revoked(struct session_rec *r, const char *reason)
+void sessions__mark_revoked(struct session_rec *r, enum session_end why)
 {
     r->revoked = true;
-    copy_str(r->revoke_reason, sizeof r->revoke_reason, reason);
+    r->revoke_reason = why;
     r->last_access[0] = r->last_refresh[0] = '\0';
 }
 
@@ -55,7 +36,7 @@ struct revoke_ctx {
     int attempts;
     int64_t user_id;
     char sid[SID_MAX];
-    char reason[24];
+    enum session_end why;
     sessions_done_cb cb;
     void *arg;
 };
@@ -75,7 +56,7 @@ static void revoke_written(void *arg, enum store_rc rc)
      * session.revoked that its own socket may also get. */
     x->cb(x->arg, rc ? E_INTERNAL : E_NONE);
     if (!rc)
-        sessions__announce_revoked(x->sid, x->reason);
+        sessions__announce_revoked(x->sid, x->why);
     free(x);
 }
 
@@ -95,8 +76,8 @@ static void revoke_cb(void *arg, enum store_rc rc, const struct session_rec *s)
             x->cb(x->arg, E_INTERNAL);
         } else {
             *r = *s;
-            sessions__mark_revoked(r, x->reason);
-            copy_str(x->sid, sizeof x->sid, r->sid);
+            sessions__mark_revoked(r, x->why);
+            str_copy(x->sid, sizeof x->sid, r->sid);
             broker.store->ops->session_put(broker.store, r, revoke_written, x);
             free(r);
             return; /* revoke_written frees x */
@@ -105,8 +86,8 @@ static void revoke_cb(void *arg, enum store_rc rc, const struct session_rec *s)
     free(x);
 }
 
-void sessions_revoke(int64_t user_id, const char *sid, const char *reason, sessions_done_cb cb,
-                     void *arg)
+void sessions_revoke(int64_t user_id, const char *sid, enum session_end why,
+                     sessions_done_cb cb, void *arg)
 {
     struct revoke_ctx *x = calloc(1, sizeof *x);
     if (!x) {
@@ -114,8 +95,8 @@ void sessions_revoke(int64_t user_id, const char *sid, const char *reason, sessi
         return;
     }
     x->user_id = user_id;
-    copy_str(x->sid, sizeof x->sid, sid);
-    copy_str(x->reason, sizeof x->reason, reason);
+    str_copy(x->sid, sizeof x->sid, sid);
+    x->why = why;
     x->cb = cb;
     x->arg = arg;
     broker.store->ops->session_get(broker.store, sid, revoke_cb, x);
@@ -150,7 +131,7 @@ static void logout_all_revoked(void *arg, enum store_rc rc)
     x->cb(x->arg, E_NONE);
     x->cb = NULL;
     for (int i = 0; i < x->n; i++)
-        sessions__announce_revoked(x->sids[i], "logout_all");
+        sessions__announce_revoked(x->sids[i], SESSION_END_LOGOUT_ALL);
     log_info("user %lld: logged out everywhere (%d sessions)", (long long)x->user_id, x->n);
     logout_all_finish(x, E_NONE);
 }
@@ -169,8 +150,8 @@ static void logout_all_listed(void *arg, enum store_rc rc, const struct session_
     }
     x->n = n;
     for (int i = 0; i < n; i++)
-        copy_str(x->sids[i], SID_MAX, s[i].sid);
-    broker.store->ops->session_revoke_user(broker.store, x->user_id, "logout_all",
+        str_copy(x->sids[i], SID_MAX, s[i].sid);
+    broker.store->ops->session_revoke_user(broker.store, x->user_id, SESSION_END_LOGOUT_ALL,
                                            logout_all_revoked, x);
 }
 

@@ -17,14 +17,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "field_sizes.h"
 #include "jwt.h"
 #include "password.h"
-
-#define USER_NAME_MAX 64     /* bytes */
-#define SID_MAX 32           /* session ids are 22 base64url chars */
-#define JTI_MAX 32
-#define IP_MAX 64
-#define UA_MAX 256
+#include "session_end.h"
 
 enum store_rc {
     STORE_OK = 0,
@@ -51,7 +47,7 @@ struct session_rec {
     char user_agent[UA_MAX];
     int64_t ver;              /* the user's token version when issued */
     bool revoked;
-    char revoke_reason[24];   /* logout | revoked | logout_all | refresh_reused */
+    enum session_end revoke_reason; /* SESSION_LIVE while not revoked */
     char cur_jti[JTI_MAX];    /* current refresh token's jti */
     char prev_jti[JTI_MAX];   /* the one the last rotation retired ("" if none) */
     int64_t rotated_at;       /* ms of the last rotation (or creation) */
@@ -119,7 +115,7 @@ struct store_ops {
     /* the user's sessions that are not revoked, newest first, at most 100 */
     void (*session_list)(struct store *st, int64_t user_id, store_sessions_cb cb, void *arg);
     /* marks every non-revoked session of the user revoked with reason */
-    void (*session_revoke_user)(struct store *st, int64_t user_id, const char *reason,
+    void (*session_revoke_user)(struct store *st, int64_t user_id, enum session_end reason,
                                 store_done_cb cb, void *arg);
     /* audit log of login decisions */
     void (*audit_add)(struct store *st, const struct audit_rec *a, store_done_cb cb, void *arg);

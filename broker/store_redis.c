@@ -167,7 +167,7 @@ static void ra_int(struct rs_argv *a, int64_t v) { ra_int_key(a, "", v, ""); }
 
 /* ---- records <-> hashes ------------------------------------------------- */
 
-enum rs_type { RS_STR, RS_INT, RS_BOOL };
+enum rs_type { RS_STR, RS_INT, RS_BOOL, RS_END /* enum session_end, by name */ };
 
 struct rs_field {
     const char *name;
@@ -197,7 +197,7 @@ static const struct rs_field session_fields[] = {
     RS_F(session_rec, RS_STR, user_agent),
     RS_F(session_rec, RS_INT, ver),
     RS_F(session_rec, RS_BOOL, revoked),
-    RS_F(session_rec, RS_STR, revoke_reason),
+    RS_F(session_rec, RS_END, revoke_reason),
     RS_F(session_rec, RS_STR, cur_jti),
     RS_F(session_rec, RS_STR, prev_jti),
     RS_F(session_rec, RS_INT, rotated_at),
@@ -266,6 +266,14 @@ static int rs__set_field(const struct rs_field *f, void *rec, const char *p, siz
             return -1;
         *(bool *)(void *)dst = p[0] == '1';
         return 0;
+    case RS_END: {
+        /* "" is a live session; any other word must be a reason we know */
+        enum session_end why = session_end_parse(p, n);
+        if (n && why == SESSION_LIVE)
+            return -1;
+        memcpy(dst, &why, sizeof why);
+        return 0;
+    }
     }
     return -1;
 }
@@ -597,6 +605,10 @@ static void rs__session_args(struct rs_argv *a, const struct session_rec *r)
             ra_field(a, src, f->cap);
         } else if (f->type == RS_BOOL) {
             ra_lit(a, *(const bool *)(const void *)src ? "1" : "0");
+        } else if (f->type == RS_END) {
+            enum session_end why;
+            memcpy(&why, src, sizeof why);
+            ra_lit(a, session_end_name(why));
         } else {
             memcpy(&v, src, sizeof v);
             ra_int(a, v);
@@ -701,20 +713,17 @@ static void rs__session_list(struct store *st, int64_t user_id, store_sessions_c
     rs__send(q, RS_SESSION_LIST, 1, &a, rs__on_session_list);
 }
 
-static void rs__session_revoke_user(struct store *st, int64_t user_id, const char *reason,
+static void rs__session_revoke_user(struct store *st, int64_t user_id, enum session_end why,
                                     store_done_cb cb, void *arg)
 {
     struct rs_req *q =
         rs__req(st, "session_revoke_user", RS_K_DONE, (union rs_cb){.done = cb}, arg);
     if (!q)
         return;
-    /* bounded like the record field it will come back in */
-    char why[sizeof ((struct session_rec *)0)->revoke_reason];
-    snprintf(why, sizeof why, "%s", reason ? reason : "");
     struct rs_argv a = {0};
     ra_int_key(&a, "qrl:user:", user_id, ":sess");
     ra_int(&a, user_id);
-    ra_lit(&a, why);
+    ra_lit(&a, session_end_name(why));
     rs__send(q, RS_SESSION_REVOKE_USER, 1, &a, rs__on_done);
 }
 

@@ -608,7 +608,10 @@ static void sq__read_session(sqlite3_stmt *stmt, struct session_rec *r)
     sq__col_text(stmt, 6, r->user_agent, sizeof r->user_agent);
     r->ver = sqlite3_column_int64(stmt, 7);
     r->revoked = sqlite3_column_int64(stmt, 8) != 0;
-    sq__col_text(stmt, 9, r->revoke_reason, sizeof r->revoke_reason);
+    const unsigned char *why = sqlite3_column_text(stmt, 9);
+    r->revoke_reason = why ? session_end_parse((const char *)why,
+                                               (size_t)sqlite3_column_bytes(stmt, 9))
+                           : SESSION_LIVE;
     sq__col_text(stmt, 10, r->cur_jti, sizeof r->cur_jti);
     sq__col_text(stmt, 11, r->prev_jti, sizeof r->prev_jti);
     r->rotated_at = sqlite3_column_int64(stmt, 12);
@@ -662,7 +665,8 @@ static void sq__session_put(struct store *st, const struct session_rec *r, store
     sq__bind_text(&b, r->user_agent, sizeof r->user_agent);
     sq__bind_int(&b, r->ver);
     sq__bind_int(&b, r->revoked ? 1 : 0);
-    sq__bind_text(&b, r->revoke_reason, sizeof r->revoke_reason);
+    const char *why = session_end_name(r->revoke_reason);
+    sq__bind_text(&b, why, strlen(why) + 1);
     sq__bind_text(&b, r->cur_jti, sizeof r->cur_jti);
     sq__bind_text(&b, r->prev_jti, sizeof r->prev_jti);
     sq__bind_int(&b, r->rotated_at);
@@ -763,21 +767,19 @@ done:
     free(rows);
 }
 
-static void sq__session_revoke_user(struct store *st, int64_t user_id, const char *reason,
+static void sq__session_revoke_user(struct store *st, int64_t user_id, enum session_end reason,
                                     store_done_cb cb, void *arg)
 {
     struct sqlite_store *s = sq__from(st);
     sqlite3_stmt *stmt = s->stmt[SQ_SESSION_REVOKE_USER];
     enum store_rc rc;
-    /* bounded like the record field it will come back in */
-    char why[sizeof ((struct session_rec *)0)->revoke_reason];
+    const char *why = session_end_name(reason);
 
-    snprintf(why, sizeof why, "%s", reason ? reason : "");
     rc = sq__begin_write(s, "session_revoke_user");
     if (rc == STORE_OK) {
         struct sq_binder b = {stmt, 0, SQLITE_OK};
         sq__bind_int(&b, user_id);
-        sq__bind_text(&b, why, sizeof why);
+        sq__bind_text(&b, why, strlen(why) + 1);
         int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
         rc = src == SQLITE_DONE ? STORE_OK : sq__fail(s, "session_revoke_user", src);
         sq__reset(stmt);

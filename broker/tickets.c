@@ -6,24 +6,28 @@
 
 #include "clock.h"
 #include "log.h"
+#include "loop_timer.h"
 #include "rng.h"
+#include "strutil.h"
 
 static struct tickets_config cfg;
 static tickets_listener listener;
 static struct hmap by_id, by_pc;
 static struct ticket *head, *tail; /* expiry order, earliest first */
 
+static int64_t expire_and_rearm(int64_t now)
+{
+    tickets_expire_due(now);
+    return tickets_next_deadline();
+}
+
+/* Fires at the earliest deadline; armed whenever a ticket gets one. */
+static struct loop_timer expiry_timer = LOOP_TIMER_INIT(expire_and_rearm);
+
 void tickets_init(const struct tickets_config *c, tickets_listener l)
 {
     cfg = *c;
     listener = l;
-}
-
-static void copy_str(char *dst, size_t size, const char *src)
-{
-    size_t n = src ? strnlen(src, size - 1) : 0;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
 }
 
 /* ---- indexes ---- */
@@ -78,6 +82,7 @@ static void expiry_insert(struct ticket *t)
         after->next = t;
     else
         head = t;
+    loop_timer_at(&expiry_timer, head->expires_at);
 }
 
 static void expiry_remove(struct ticket *t)
@@ -226,9 +231,9 @@ enum ticket_rc tickets_scan(const char *id, int64_t user_id, const char *user_na
     if (!who)
         return TICKET_NO_MEMORY;
     who->user_id = user_id;
-    copy_str(who->user_name, sizeof who->user_name, user_name);
+    str_copy(who->user_name, sizeof who->user_name, user_name);
     who->phone_conn = phone_conn;
-    copy_str(who->phone_sid, sizeof who->phone_sid, phone_sid);
+    str_copy(who->phone_sid, sizeof who->phone_sid, phone_sid);
     t->scanner = who;
     t->state = TICKET_SCANNED;
     if (!t->clock_restarted) {
@@ -353,6 +358,7 @@ size_t tickets_count(void) { return by_id.count; }
 
 void tickets_shutdown(void)
 {
+    loop_timer_cancel(&expiry_timer);
     while (head) {
         struct ticket *t = head;
         ticket_unlink(t);

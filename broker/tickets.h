@@ -119,7 +119,9 @@ const struct ticket *tickets_of_pc(uint64_t pc_conn);
 /* Seconds left (rounded up) of a live ticket. */
 int64_t tickets_expires_in(const struct ticket *t, int64_t now_ms);
 
-/* Expires or rotates every ticket whose deadline is <= now. */
+/* Expires or rotates every ticket whose deadline is <= now. The module's own
+ * timer calls it on the event loop (loop_timer.h); tests call it with a fake
+ * clock. */
 void tickets_expire_due(int64_t now_ms);
 
 /* Earliest deadline (ms), or 0 if no ticket is live. */

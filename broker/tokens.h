@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
+#include "field_sizes.h"
 #include "keys.h"
-#include "store.h"
 
 struct token_params {          /* what the issuer needs from config */
     const char *issuer;        /* public URL */

@@ -148,7 +148,7 @@ static int on_established(struct lws *wsi)
  * there. The timeout must be PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE: any other
  * marks the socket unusable and skips the close frame (lws_sul_wsitimeout_cb).
  * lws then sends our close frame and waits up to 5 s for the peer's. */
-static int close_now(struct lws *wsi, int code, const char *reason)
+static int close_now(struct lws *wsi, enum close_code code, const char *reason)
 {
     lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
     lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
@@ -189,7 +189,7 @@ static int on_message(struct conn *c, const char *msg, size_t len, bool binary)
         /* Closed from WRITEABLE, like every other close we start, so the close
          * frame goes out in order rather than from inside this read. */
         log_info("conn %llu from %s: flooding, closing", (unsigned long long)c->id, c->ip);
-        hub_abort(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "rate limit");
+        hub_abort(c, CLOSE_POLICY, "rate limit");
         return 0;
     }
     if (binary) {
@@ -218,13 +218,13 @@ static int on_receive(struct lws *wsi, struct conn *c, const char *in, size_t le
         return 0; /* closing: the rest of what it sends is dropped */
     size_t remaining = lws_remaining_packet_payload(wsi);
     if (c->rx_len + len + remaining > max) {
-        hub_abort(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        hub_abort(c, CLOSE_TOO_LARGE, "message too large");
         return 0;
     }
     if (first && final) /* the common case: no copy */
         return on_message(c, in, len, c->rx_binary);
     if (!c->rx && !(c->rx = malloc(max))) {
-        hub_abort(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        hub_abort(c, CLOSE_INTERNAL, "out of memory");
         return 0;
     }
     if (len) { /* an empty fragment may come with in == NULL */

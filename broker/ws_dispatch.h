@@ -9,6 +9,7 @@
 #include "hub.h"
 #include "json.h"
 #include "replies.h"
+#include "session_end.h"
 
 /* rate_limited: the socket is over its message rate; the message is parsed
  * only so the rate_limited answer can carry its id. */
@@ -20,6 +21,11 @@ typedef void (*ws_handler)(struct conn *c, const struct req *r, const struct jso
 
 /* Connects tickets.c's transitions to their pushes (call once at start). */
 void handlers_tickets_init(void);
+/* Connects the end of a session (sessions.h) to its session.revoked pushes
+ * and the other nodes (call once at start). */
+void handlers_sessions_init(void);
+/* Another node ended sid (cluster.c's listener): push to its sockets here. */
+void handlers_session_ended_elsewhere(const char *sid, enum session_end why);
 
 void handle_ticket_new(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_ticket_cancel(struct conn *c, const struct req *r, const struct json_doc *d);

@@ -48,6 +48,7 @@
 #include "log.h"
 #include "password.h"
 #include "rng.h"
+#include "server.h"
 #include "sessions.h"
 #include "tickets.h"
 #include "workers.h"
@@ -156,8 +157,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     user_id = u.id;
 
     CHECK(workers_start(0, NULL, NULL) == 0);
-    handlers_tickets_init();
-    broker.ctx = NULL;
+    server_wire_layers();
 
     /* Time moves only when an input says so: runs do not depend on how fast
      * the machine is. */

@@ -281,6 +281,33 @@ static struct user_rec make_user(const char *name)
     return r.u;
 }
 
+/* What the sessions module told the layer above: every ended session, in
+ * order (the pushes and the cluster announcement hang off this). */
+#define ENDED_MAX 64
+static struct {
+    char sid[SID_MAX];
+    enum session_end why;
+} ended[ENDED_MAX];
+static int n_ended;
+
+static void on_ended(const char *sid, enum session_end why)
+{
+    assert_true(n_ended < ENDED_MAX);
+    snprintf(ended[n_ended].sid, sizeof ended[n_ended].sid, "%s", sid);
+    ended[n_ended++].why = why;
+}
+
+/* How often sid was reported ended for why since the last call (and forgets). */
+static int ended_count(const char *sid, enum session_end why)
+{
+    int n = 0;
+    for (int i = 0; i < n_ended; i++)
+        n += !strcmp(ended[i].sid, sid) && ended[i].why == why;
+    return n;
+}
+
+static void ended_reset(void) { n_ended = 0; }
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -304,7 +331,7 @@ static int group_setup(void **state)
     broker.cfg.leeway = LEEWAY;
     broker.cfg.pbkdf2_iterations = 1000;
     broker_token_params_init();
-    broker.ctx = NULL; /* server_timers_kick is a no-op */
+    sessions_set_listener(on_ended);
 
     char keys[128], err[256];
     snprintf(keys, sizeof keys, "%s/keys", base_dir);
@@ -555,12 +582,16 @@ static void test_revoked_session(void **state)
     (void)state;
     struct res r = do_create(&user, "web");
     struct done_res d = {0};
-    sessions_revoke(user.id, r.is.sid, "revoked", on_done, &d);
+    ended_reset();
+    sessions_revoke(user.id, r.is.sid, SESSION_END_REVOKED, on_done, &d);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.err, E_NONE);
     struct session_rec s = get_session(r.is.sid);
     assert_true(s.revoked);
-    assert_string_equal(s.revoke_reason, "revoked");
+    assert_int_equal(s.revoke_reason, SESSION_END_REVOKED);
+    /* the layer above heard of it once, so its sockets are told */
+    assert_int_equal(n_ended, 1);
+    assert_int_equal(ended_count(r.is.sid, SESSION_END_REVOKED), 1);
 
     /* revoked wins over the rate limit (row 1 comes first) */
     struct res x = do_refresh(r.is.refresh);
@@ -571,10 +602,12 @@ static void test_revoked_session(void **state)
 
     /* revoking again is idempotent */
     memset(&d, 0, sizeof d);
-    sessions_revoke(user.id, r.is.sid, "logout", on_done, &d);
+    ended_reset();
+    sessions_revoke(user.id, r.is.sid, SESSION_END_LOGOUT, on_done, &d);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.err, E_NONE);
-    assert_string_equal(get_session(r.is.sid).revoke_reason, "revoked");
+    assert_int_equal(get_session(r.is.sid).revoke_reason, SESSION_END_REVOKED);
+    assert_int_equal(n_ended, 0); /* nothing ended this time: nobody is told again */
 }
 
 static void test_revoke_not_yours(void **state)
@@ -582,13 +615,15 @@ static void test_revoke_not_yours(void **state)
     (void)state;
     struct res r = do_create(&user, "web");
     struct done_res d = {0};
-    sessions_revoke(other.id, r.is.sid, "revoked", on_done, &d);
+    ended_reset();
+    sessions_revoke(other.id, r.is.sid, SESSION_END_REVOKED, on_done, &d);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.err, E_NOT_FOUND);
     assert_false(get_session(r.is.sid).revoked);
+    assert_int_equal(n_ended, 0);
 
     memset(&d, 0, sizeof d);
-    sessions_revoke(user.id, "AAAAAAAAAAAAAAAAAAAAAA", "revoked", on_done, &d);
+    sessions_revoke(user.id, "AAAAAAAAAAAAAAAAAAAAAA", SESSION_END_REVOKED, on_done, &d);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.err, E_NOT_FOUND);
 
@@ -772,10 +807,14 @@ static void test_grace_boundary_reuse(void **state)
     struct res a = rotate(r.is.refresh);
 
     at(INTERVAL * 1000 + GRACE * 1000); /* exactly at the end of grace */
+    ended_reset();
     assert_int_equal(refresh_err(r.is.refresh), E_REFRESH_REUSED);
     struct session_rec s = get_session(r.is.sid);
     assert_true(s.revoked);
-    assert_string_equal(s.revoke_reason, "refresh_reused");
+    assert_int_equal(s.revoke_reason, SESSION_END_REFRESH_REUSED);
+    /* its sockets are told why (session.revoked, reason refresh_reused) */
+    assert_int_equal(n_ended, 1);
+    assert_int_equal(ended_count(r.is.sid, SESSION_END_REFRESH_REUSED), 1);
     assert_string_equal(s.last_access, "");
     assert_string_equal(s.last_refresh, "");
 
@@ -940,17 +979,23 @@ static void test_logout_all(void **state)
     struct res s1b = rotate(s1.is.refresh); /* one mid-grace as well */
 
     struct done_res d = {0};
+    ended_reset();
     sessions_logout_all(user.id, on_done, &d);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.err, E_NONE);
+    /* each of the user's sessions ended once, bob's not at all */
+    assert_int_equal(n_ended, 2);
+    assert_int_equal(ended_count(s1.is.sid, SESSION_END_LOGOUT_ALL), 1);
+    assert_int_equal(ended_count(s2.is.sid, SESSION_END_LOGOUT_ALL), 1);
+    assert_int_equal(ended_count(bob.is.sid, SESSION_END_LOGOUT_ALL), 0);
     assert_int_equal(get_user(user.id).token_version, 2);
     assert_int_equal(get_user(other.id).token_version, 1);
 
     struct session_rec a = get_session(s1.is.sid), b = get_session(s2.is.sid);
     assert_true(a.revoked);
     assert_true(b.revoked);
-    assert_string_equal(a.revoke_reason, "logout_all");
-    assert_string_equal(b.revoke_reason, "logout_all");
+    assert_int_equal(a.revoke_reason, SESSION_END_LOGOUT_ALL);
+    assert_int_equal(b.revoke_reason, SESSION_END_LOGOUT_ALL);
     assert_false(get_session(bob.is.sid).revoked);
 
     struct list_res l = {0};
@@ -1020,7 +1065,7 @@ static void test_check_access(void **state)
     struct res r2 = do_create(&user, "web");
     assert_int_equal(do_access(r2.is.access).err, E_NONE);
     struct done_res d = {0};
-    sessions_revoke(user.id, r2.is.sid, "logout", on_done, &d);
+    sessions_revoke(user.id, r2.is.sid, SESSION_END_LOGOUT, on_done, &d);
     assert_int_equal(d.err, E_NONE);
     assert_int_equal(do_access(r2.is.access).err, E_SESSION_REVOKED);
 }
@@ -1223,7 +1268,7 @@ static void test_inflight_revoked(void **state)
     sessions_refresh(r.is.refresh, strlen(r.is.refresh), on_issue, &y);
     assert_int_equal(x.calls, 0);
     struct done_res d = {0};
-    sessions_revoke(user.id, r.is.sid, "revoked", on_done, &d);
+    sessions_revoke(user.id, r.is.sid, SESSION_END_REVOKED, on_done, &d);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.err, E_NONE);
     wait_calls(&x.calls, 1);

@@ -209,7 +209,7 @@ static void t_session_list(struct store *st, int64_t user_id, struct res *r)
     wait_once(r);
 }
 
-static enum store_rc t_revoke_user(struct store *st, int64_t user_id, const char *reason)
+static enum store_rc t_revoke_user(struct store *st, int64_t user_id, enum session_end reason)
 {
     struct res r = {0};
     st->ops->session_revoke_user(st, user_id, reason, on_done, &r);
@@ -378,7 +378,7 @@ static void assert_session_eq(const struct session_rec *a, const struct session_
     assert_string_equal(a->user_agent, b->user_agent);
     assert_int_equal(a->ver, b->ver);
     assert_int_equal(a->revoked, b->revoked);
-    assert_string_equal(a->revoke_reason, b->revoke_reason);
+    assert_int_equal(a->revoke_reason, b->revoke_reason);
     assert_string_equal(a->cur_jti, b->cur_jti);
     assert_string_equal(a->prev_jti, b->prev_jti);
     assert_int_equal(a->rotated_at, b->rotated_at);
@@ -555,7 +555,7 @@ static void test_not_found(void **state)
     assert_int_equal(r.rc, STORE_OK);
     assert_int_equal(r.n, 0);
     res_free(&r);
-    assert_int_equal(t_revoke_user(f->st, 424242, "logout_all"), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, 424242, SESSION_END_LOGOUT_ALL), STORE_OK);
 
     /* a session for a user that does not exist is refused */
     struct session_rec s;
@@ -643,7 +643,7 @@ static void test_session_put_replace_get(void **state)
     s.last_access[0] = s.last_refresh[0] = '\0';
     s.last_access_exp = 0;
     s.revoked = true;
-    snprintf(s.revoke_reason, sizeof s.revoke_reason, "refresh_reused");
+    s.revoke_reason = SESSION_END_REFRESH_REUSED;
     assert_int_equal(t_session_put(f->st, &s), STORE_OK);
     assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
     assert_session_eq(&got, &s);
@@ -696,7 +696,7 @@ static void test_session_put_compare_and_set(void **state)
     assert_int_equal(got.rev, 2);
 
     /* revoking every session of the user is a write too: older reads lose */
-    assert_int_equal(t_revoke_user(f->st, uid, "logout_all"), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, uid, SESSION_END_LOGOUT_ALL), STORE_OK);
     assert_int_equal(t_session_put(f->st, &got), STORE_CONFLICT);
     assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
     assert_true(got.revoked);
@@ -767,7 +767,7 @@ static void test_session_changes_owner(void **state)
     assert_int_equal(r.n, 1);
     assert_int_equal(r.sessions[0].user_id, u2);
     res_free(&r);
-    assert_int_equal(t_revoke_user(f->st, u1, "logout_all"), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, u1, SESSION_END_LOGOUT_ALL), STORE_OK);
     assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
     assert_false(got.revoked);
 }
@@ -787,7 +787,7 @@ static void test_session_list_order_and_revoked(void **state)
         make_session(&s, sid, uid, created[i]);
         s.revoked = (i == 2); /* the newest one is revoked */
         if (s.revoked)
-            snprintf(s.revoke_reason, sizeof s.revoke_reason, "logout");
+            s.revoke_reason = SESSION_END_LOGOUT;
         assert_int_equal(t_session_put(f->st, &s), STORE_OK);
     }
     make_session(&s, "sess-hank-0", other, T0 + 999);
@@ -879,7 +879,7 @@ static void test_session_list_skips_dangling(void **state)
     /* revoked sessions leave the set when they are written */
     assert_int_equal(t_session_get(f->st, "dang-000", &s), STORE_OK);
     s.revoked = true;
-    snprintf(s.revoke_reason, sizeof s.revoke_reason, "logout");
+    s.revoke_reason = SESSION_END_LOGOUT;
     assert_int_equal(t_session_put(f->st, &s), STORE_OK);
     assert_int_equal(sync_int("ZCARD %s", key), 97);
     t_session_list(f->st, uid, &r);
@@ -907,7 +907,7 @@ static void test_session_expiry(void **state)
     got.refresh_exp += 3600;
     assert_int_equal(t_session_put(f->st, &got), STORE_OK);
     assert_int_equal(sync_int("EXPIRETIME %s", key), got.refresh_exp + 86400);
-    assert_int_equal(t_revoke_user(f->st, uid, "logout_all"), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, uid, SESSION_END_LOGOUT_ALL), STORE_OK);
     assert_int_equal(sync_int("EXPIRETIME %s", key), got.refresh_exp + 86400);
 
     /* no refresh_exp, no expiry */
@@ -954,20 +954,20 @@ static void test_session_revoke_user(void **state)
     assert_int_equal(t_session_put(f->st, &got), STORE_OK); /* rev 2 now */
     make_session(&s, "judy-old", uid, T0);
     s.revoked = true;
-    snprintf(s.revoke_reason, sizeof s.revoke_reason, "logout");
+    s.revoke_reason = SESSION_END_LOGOUT;
     fill(s.last_access, 100, 'Q');
     assert_int_equal(t_session_put(f->st, &s), STORE_OK);
     make_session(&s, "karl-a", other, T0 + 3);
     assert_int_equal(t_session_put(f->st, &s), STORE_OK);
 
-    assert_int_equal(t_revoke_user(f->st, uid, "logout_all"), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, uid, SESSION_END_LOGOUT_ALL), STORE_OK);
 
     const char *revoked[] = {"judy-a", "judy-b"};
     const int64_t rev_after[] = {2, 3};
     for (int i = 0; i < 2; i++) {
         assert_int_equal(t_session_get(f->st, revoked[i], &got), STORE_OK);
         assert_true(got.revoked);
-        assert_string_equal(got.revoke_reason, "logout_all");
+        assert_int_equal(got.revoke_reason, SESSION_END_LOGOUT_ALL);
         /* the replayable pair is gone, the rev moved on, the rest is kept */
         assert_string_equal(got.last_access, "");
         assert_string_equal(got.last_refresh, "");
@@ -982,13 +982,13 @@ static void test_session_revoke_user(void **state)
     /* an already revoked session keeps its original reason, pair and rev */
     assert_int_equal(t_session_get(f->st, "judy-old", &got), STORE_OK);
     assert_true(got.revoked);
-    assert_string_equal(got.revoke_reason, "logout");
+    assert_int_equal(got.revoke_reason, SESSION_END_LOGOUT);
     assert_int_equal(strlen(got.last_access), 100);
     assert_int_equal(got.rev, 1);
     /* another user's session is untouched */
     assert_int_equal(t_session_get(f->st, "karl-a", &got), STORE_OK);
     assert_false(got.revoked);
-    assert_string_equal(got.revoke_reason, "");
+    assert_int_equal(got.revoke_reason, SESSION_LIVE);
     assert_int_equal(got.rev, 1);
 
     struct res r;
@@ -1000,15 +1000,12 @@ static void test_session_revoke_user(void **state)
     assert_int_equal(r.n, 1);
     res_free(&r);
 
-    /* nothing left to revoke is still success; an over-long reason is cut to fit */
-    assert_int_equal(t_revoke_user(f->st, uid, "revoked"), STORE_OK);
-    assert_int_equal(t_revoke_user(f->st, other, "a-reason-that-is-far-too-long-for-the-field"),
-                     STORE_OK);
+    /* nothing left to revoke is still success; every reason reads back as written */
+    assert_int_equal(t_revoke_user(f->st, uid, SESSION_END_REVOKED), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, other, SESSION_END_REFRESH_REUSED), STORE_OK);
     assert_int_equal(t_session_get(f->st, "karl-a", &got), STORE_OK);
     assert_true(got.revoked);
-    assert_int_equal(strlen(got.revoke_reason), sizeof got.revoke_reason - 1);
-    assert_memory_equal(got.revoke_reason, "a-reason-that-is-far-too", sizeof got.revoke_reason - 1);
-    assert_int_equal(t_revoke_user(f->st, other, NULL), STORE_OK);
+    assert_int_equal(got.revoke_reason, SESSION_END_REFRESH_REUSED);
 }
 
 /* ---- audit -------------------------------------------------------------- */
@@ -1402,7 +1399,7 @@ static void expect_all_fail_at_once(struct store *st, int64_t uid)
     AT_ONCE(st->ops->session_put(st, &s, on_done, &r));
     AT_ONCE(st->ops->session_get(st, "down-sid", on_session, &r));
     AT_ONCE(st->ops->session_list(st, uid, on_sessions, &r));
-    AT_ONCE(st->ops->session_revoke_user(st, uid, "logout_all", on_done, &r));
+    AT_ONCE(st->ops->session_revoke_user(st, uid, SESSION_END_LOGOUT_ALL, on_done, &r));
     AT_ONCE(st->ops->audit_add(st, &a, on_done, &r));
     AT_ONCE(st->ops->audit_recent(st, uid, 10, on_audits, &r));
 #undef AT_ONCE

@@ -200,7 +200,7 @@ static void t_session_list(struct store *st, int64_t user_id, struct res *r)
     ONCE(*r);
 }
 
-static enum store_rc t_revoke_user(struct store *st, int64_t user_id, const char *reason)
+static enum store_rc t_revoke_user(struct store *st, int64_t user_id, enum session_end reason)
 {
     struct res r = {0};
     st->ops->session_revoke_user(st, user_id, reason, on_done, &r);
@@ -304,7 +304,7 @@ static void assert_session_eq(const struct session_rec *a, const struct session_
     assert_string_equal(a->user_agent, b->user_agent);
     assert_int_equal(a->ver, b->ver);
     assert_int_equal(a->revoked, b->revoked);
-    assert_string_equal(a->revoke_reason, b->revoke_reason);
+    assert_int_equal(a->revoke_reason, b->revoke_reason);
     assert_string_equal(a->cur_jti, b->cur_jti);
     assert_string_equal(a->prev_jti, b->prev_jti);
     assert_int_equal(a->rotated_at, b->rotated_at);
@@ -504,7 +504,7 @@ static void test_session_put_replace_get(void **state)
     s.last_access[0] = s.last_refresh[0] = '\0';
     s.last_access_exp = 0;
     s.revoked = true;
-    snprintf(s.revoke_reason, sizeof s.revoke_reason, "refresh_reused");
+    s.revoke_reason = SESSION_END_REFRESH_REUSED;
     assert_int_equal(t_session_put(f->st, &s), STORE_OK);
     assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
     assert_session_eq(&got, &s);
@@ -549,7 +549,7 @@ static void test_session_put_compare_and_set(void **state)
     assert_int_equal(got.rev, stale.rev + 1);
 
     /* revoking every session of the user is a write too: older reads lose */
-    assert_int_equal(t_revoke_user(f->st, uid, "logout_all"), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, uid, SESSION_END_LOGOUT_ALL), STORE_OK);
     assert_int_equal(t_session_put(f->st, &got), STORE_CONFLICT);
     assert_int_equal(t_session_get(f->st, s.sid, &got), STORE_OK);
     assert_true(got.revoked);
@@ -576,7 +576,7 @@ static void test_session_list_order_and_revoked(void **state)
         make_session(&s, sid, uid, created[i]);
         s.revoked = (i == 2); /* the newest one is revoked */
         if (s.revoked)
-            snprintf(s.revoke_reason, sizeof s.revoke_reason, "logout");
+            s.revoke_reason = SESSION_END_LOGOUT;
         assert_int_equal(t_session_put(f->st, &s), STORE_OK);
     }
     make_session(&s, "sess-hank-0", other, T0 + 999);
@@ -670,18 +670,18 @@ static void test_session_revoke_user(void **state)
     assert_int_equal(t_session_put(f->st, &s), STORE_OK);
     make_session(&s, "judy-old", uid, T0);
     s.revoked = true;
-    snprintf(s.revoke_reason, sizeof s.revoke_reason, "logout");
+    s.revoke_reason = SESSION_END_LOGOUT;
     assert_int_equal(t_session_put(f->st, &s), STORE_OK);
     make_session(&s, "karl-a", other, T0 + 3);
     assert_int_equal(t_session_put(f->st, &s), STORE_OK);
 
-    assert_int_equal(t_revoke_user(f->st, uid, "logout_all"), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, uid, SESSION_END_LOGOUT_ALL), STORE_OK);
 
     const char *revoked[] = {"judy-a", "judy-b"};
     for (int i = 0; i < 2; i++) {
         assert_int_equal(t_session_get(f->st, revoked[i], &got), STORE_OK);
         assert_true(got.revoked);
-        assert_string_equal(got.revoke_reason, "logout_all");
+        assert_int_equal(got.revoke_reason, SESSION_END_LOGOUT_ALL);
         /* revoking touches only revoked and revoke_reason */
         char jti[JTI_MAX];
         snprintf(jti, sizeof jti, "jti-cur-%s", revoked[i]);
@@ -690,11 +690,11 @@ static void test_session_revoke_user(void **state)
     /* an already revoked session keeps its original reason */
     assert_int_equal(t_session_get(f->st, "judy-old", &got), STORE_OK);
     assert_true(got.revoked);
-    assert_string_equal(got.revoke_reason, "logout");
+    assert_int_equal(got.revoke_reason, SESSION_END_LOGOUT);
     /* another user's session is untouched */
     assert_int_equal(t_session_get(f->st, "karl-a", &got), STORE_OK);
     assert_false(got.revoked);
-    assert_string_equal(got.revoke_reason, "");
+    assert_int_equal(got.revoke_reason, SESSION_LIVE);
 
     struct res r;
     t_session_list(f->st, uid, &r);
@@ -705,14 +705,12 @@ static void test_session_revoke_user(void **state)
     assert_int_equal(r.n, 1);
     res_free(&r);
 
-    /* nothing left to revoke is still success; an over-long reason is cut to fit */
-    assert_int_equal(t_revoke_user(f->st, uid, "revoked"), STORE_OK);
-    assert_int_equal(t_revoke_user(f->st, other, "a-reason-that-is-far-too-long-for-the-field"),
-                     STORE_OK);
+    /* nothing left to revoke is still success; every reason reads back as written */
+    assert_int_equal(t_revoke_user(f->st, uid, SESSION_END_REVOKED), STORE_OK);
+    assert_int_equal(t_revoke_user(f->st, other, SESSION_END_REFRESH_REUSED), STORE_OK);
     assert_int_equal(t_session_get(f->st, "karl-a", &got), STORE_OK);
     assert_true(got.revoked);
-    assert_int_equal(strlen(got.revoke_reason), sizeof got.revoke_reason - 1);
-    assert_memory_equal(got.revoke_reason, "a-reason-that-is-far-too", sizeof got.revoke_reason - 1);
+    assert_int_equal(got.revoke_reason, SESSION_END_REFRESH_REUSED);
 }
 
 /* ---- audit -------------------------------------------------------------- */
@@ -1185,7 +1183,7 @@ static void test_group_commit_answers_after_commit(void **state)
     f->st->ops->audit_add(f->st, &a, on_done, &audit);
     f->st->ops->user_bump_version(f->st, uid, on_int, &bump);
     f->st->ops->user_create(f->st, "hugo", "$h", on_user, &made);
-    f->st->ops->session_revoke_user(f->st, 424242, "logout_all", on_done, &revoked);
+    f->st->ops->session_revoke_user(f->st, 424242, SESSION_END_LOGOUT_ALL, on_done, &revoked);
     assert_int_equal(put.calls + audit.calls + bump.calls + made.calls + revoked.calls, 0);
     assert_int_equal(sessions_seen_elsewhere(f->path), 0);
 

@@ -24,8 +24,10 @@
 
 #include "b64url.h"
 #include "clock.h"
+#include "fsutil.h"
 #include "log.h"
 #include "rng.h"
+#include "strutil.h"
 
 /* Keeps the JWKS (about 210 bytes a key) well under 8 KiB and loads fast;
  * keygen refuses to go past it, so old keys must be pruned by hand. */
@@ -42,19 +44,6 @@ struct keys_entry {
     int64_t created_at;
 };
 
-static void keys_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void keys_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errsz == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 static int keys_path(char *out, size_t outsz, const char *dir, const char *name)
 {
     int n = snprintf(out, outsz, "%s/%s", dir, name);
@@ -63,47 +52,17 @@ static int keys_path(char *out, size_t outsz, const char *dir, const char *name)
 
 /* ---- directory and files -------------------------------------------------- */
 
-/* One component of mkdir -p: creating it 0700 (chmod'ed, so a loose umask
- * cannot widen it), or accepting an existing directory. */
-static int keys_mkdir_one(const char *path, int last, char *err, size_t errsz)
-{
-    struct stat st;
-
-    if (mkdir(path, 0700) == 0)
-        return chmod(path, 0700) == 0 ? 0 : -1;
-    if (errno != EEXIST) {
-        keys_err(err, errsz, "cannot create %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        keys_err(err, errsz, "%s exists and is not a directory", path);
-        return -1;
-    }
-    if (last && (st.st_mode & 077))
-        log_warn("keys directory %s is accessible to group/others (mode %03o)", path,
-                 (unsigned)(st.st_mode & 0777));
-    return 0;
-}
-
+/* mkdir -p, 0700 (fsutil.h); a keys directory that already exists wider than
+ * that is used, with a warning: an operator may have chosen it on purpose. */
 static int keys_mkdir_p(const char *dir, char *err, size_t errsz)
 {
-    char buf[PATH_MAX];
-    size_t n = dir ? strnlen(dir, sizeof buf) : 0;
-
-    if (n == 0 || n >= sizeof buf) {
-        keys_err(err, errsz, "bad keys directory");
+    struct stat st;
+    if (fs_mkdir_p(dir, err, errsz))
         return -1;
-    }
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i < n; i++) {
-        if (buf[i] != '/' || buf[i - 1] == '/')
-            continue;
-        buf[i] = '\0';
-        if (keys_mkdir_one(buf, 0, err, errsz))
-            return -1;
-        buf[i] = '/';
-    }
-    return keys_mkdir_one(buf, 1, err, errsz);
+    if (stat(dir, &st) == 0 && (st.st_mode & 077))
+        log_warn("keys directory %s is accessible to group/others (mode %03o)", dir,
+                 (unsigned)(st.st_mode & 0777));
+    return 0;
 }
 
 /* Reads a whole small regular file and NUL-terminates it. */
@@ -142,77 +101,6 @@ out:
     return rc;
 }
 
-static int keys_write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Best effort: makes the rename itself durable. */
-static void keys_fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
-/* Writes data to dir/name atomically: a 0600 temp file in the same directory,
- * fsync, then rename(). With keep_existing the temp file is link()ed instead,
- * which fails if the name exists: when several brokers sharing a keys
- * directory start at once, the first secret written is the one all of them
- * load (a rename would let each keep its own). */
-static int keys_write_atomic(const char *dir, const char *name, const void *data, size_t len,
-                             bool keep_existing, char *err, size_t errsz)
-{
-    char tmp[PATH_MAX], final[PATH_MAX];
-    char tmpname[KEYS_NAME_MAX + 16];
-    int fd, rc;
-
-    snprintf(tmpname, sizeof tmpname, ".%s.XXXXXX", name);
-    rc = keys_path(tmp, sizeof tmp, dir, tmpname) || keys_path(final, sizeof final, dir, name);
-    if (rc) {
-        keys_err(err, errsz, "keys directory path too long");
-        return -1;
-    }
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        keys_err(err, errsz, "cannot create a file in %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    rc = fchmod(fd, 0600);
-    if (!rc)
-        rc = keys_write_all(fd, data, len);
-    if (!rc)
-        rc = fsync(fd);
-    if (close(fd) != 0)
-        rc = -1;
-    if (!rc && keep_existing) {
-        rc = link(tmp, final);
-        if (rc && errno == EEXIST)
-            rc = 0; /* someone else's secret won: it is the one to load */
-        unlink(tmp);
-    } else if (!rc) {
-        rc = rename(tmp, final);
-    }
-    if (rc) {
-        keys_err(err, errsz, "cannot write %s: %s", final, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    keys_fsync_dir(dir);
-    return 0;
-}
 
 /* ---- thumbprints and JWK coordinates ------------------------------------- */
 
@@ -330,7 +218,7 @@ static int keys_scan_es256(const char *dir, struct keys_entry *list, int *count,
 
     *count = 0;
     if (!d) {
-        keys_err(err, errsz, "cannot open %s: %s", dir, strerror(errno));
+        str_format(err, errsz, "cannot open %s: %s", dir, strerror(errno));
         return -1;
     }
     while ((de = readdir(d)) != NULL) {
@@ -340,7 +228,7 @@ static int keys_scan_es256(const char *dir, struct keys_entry *list, int *count,
             continue;
         if (*count == KEYS_MAX_ES256) {
             closedir(d);
-            keys_err(err, errsz, "more than %d ES256 keys in %s", KEYS_MAX_ES256, dir);
+            str_format(err, errsz, "more than %d ES256 keys in %s", KEYS_MAX_ES256, dir);
             return -1;
         }
         memcpy(list[*count].name, de->d_name, len + 1);
@@ -380,23 +268,23 @@ static int keys_load_es256_file(const char *dir, const struct keys_entry *e,
     if (!rc)
         rc = keys_read_file(path, buf, sizeof buf, &len, NULL);
     if (rc) {
-        keys_err(err, errsz, "cannot read %s", e->name);
+        str_format(err, errsz, "cannot read %s", e->name);
         goto out;
     }
     rc = mbedtls_pk_parse_key(&key->pk, buf, len + 1, NULL, 0);
     if (rc) {
-        keys_err(err, errsz, "%s is not a PEM private key (mbedtls -0x%04x)", e->name,
+        str_format(err, errsz, "%s is not a PEM private key (mbedtls -0x%04x)", e->name,
                  (unsigned)-rc);
         goto out;
     }
     rc = keys_ec_thumbprint(&key->pk, key->kid, sizeof key->kid);
     if (rc) {
-        keys_err(err, errsz, "%s is not a P-256 EC key", e->name);
+        str_format(err, errsz, "%s is not a P-256 EC key", e->name);
         goto out;
     }
     rc = keys_warm_up(&key->pk);
     if (rc)
-        keys_err(err, errsz, "%s does not produce valid signatures", e->name);
+        str_format(err, errsz, "%s does not produce valid signatures", e->name);
 out:
     mbedtls_platform_zeroize(buf, sizeof buf);
     return rc ? -1 : 0;
@@ -411,12 +299,12 @@ static int keys_load_es256_ring(const char *dir, struct keyring *kr, char *err, 
     if (rc)
         return -1;
     if (count == 0) {
-        keys_err(err, errsz, "no ES256 key in %s", dir);
+        str_format(err, errsz, "no ES256 key in %s", dir);
         return -1;
     }
     kr->keys = calloc((size_t)count, sizeof *kr->keys);
     if (!kr->keys) {
-        keys_err(err, errsz, "out of memory");
+        str_format(err, errsz, "out of memory");
         return -1;
     }
     for (int i = 0; i < count; i++) {
@@ -446,7 +334,7 @@ static int keys_next_created_at(const char *dir, int64_t *created, char *err, si
     if (keys_scan_es256(dir, list, &count, err, errsz))
         return -1;
     if (count >= KEYS_MAX_ES256) {
-        keys_err(err, errsz, "%s already holds %d ES256 keys; remove old ones first", dir,
+        str_format(err, errsz, "%s already holds %d ES256 keys; remove old ones first", dir,
                  count);
         return -1;
     }
@@ -473,7 +361,7 @@ int keys_generate_es256(const char *dir, char *new_kid, size_t kid_size, char *e
         goto out;
     rc = rng_init() || rng_bytes(tag, sizeof tag);
     if (rc) {
-        keys_err(err, errsz, "random generator unavailable");
+        str_format(err, errsz, "random generator unavailable");
         goto out;
     }
     rc = keys_next_created_at(dir, &created, err, errsz);
@@ -486,10 +374,10 @@ int keys_generate_es256(const char *dir, char *new_kid, size_t kid_size, char *e
          mbedtls_pk_write_key_pem(&pk, pem, sizeof pem) ||
          keys_ec_thumbprint(&pk, kid, sizeof kid);
     if (rc) {
-        keys_err(err, errsz, "cannot generate an ES256 key");
+        str_format(err, errsz, "cannot generate an ES256 key");
         goto out;
     }
-    rc = keys_write_atomic(dir, name, pem, strnlen((const char *)pem, sizeof pem), false, err,
+    rc = fs_write_atomic(dir, name, pem, strnlen((const char *)pem, sizeof pem), false, err,
                            errsz);
     if (rc)
         goto out;
@@ -512,7 +400,7 @@ static int keys_ensure_secret(const char *dir, const char *name, char *err, size
     int n, rc;
 
     if (keys_path(path, sizeof path, dir, name)) {
-        keys_err(err, errsz, "keys directory path too long");
+        str_format(err, errsz, "keys directory path too long");
         return -1;
     }
     if (lstat(path, &st) == 0)
@@ -520,12 +408,12 @@ static int keys_ensure_secret(const char *dir, const char *name, char *err, size
     rc = rng_bytes(secret, sizeof secret);
     n = rc ? -1 : b64url_encode(secret, sizeof secret, text, sizeof text - 1);
     if (n < 0) {
-        keys_err(err, errsz, "cannot generate %s", name);
+        str_format(err, errsz, "cannot generate %s", name);
         rc = -1;
         goto out;
     }
     text[n++] = '\n';
-    rc = keys_write_atomic(dir, name, text, (size_t)n, true, err, errsz);
+    rc = fs_write_atomic(dir, name, text, (size_t)n, true, err, errsz);
 out:
     mbedtls_platform_zeroize(secret, sizeof secret);
     mbedtls_platform_zeroize(text, sizeof text);
@@ -546,14 +434,14 @@ static int keys_load_secret(const char *dir, const char *name, struct keyring *k
 
     if (keys_path(path, sizeof path, dir, name) ||
         keys_read_file(path, buf, sizeof buf, &len, &mtime)) {
-        keys_err(err, errsz, "cannot read %s", name);
+        str_format(err, errsz, "cannot read %s", name);
         goto out;
     }
     if (len > 0 && buf[len - 1] == '\n')
         len--;
     kr->keys = calloc(1, sizeof *kr->keys);
     if (!kr->keys) {
-        keys_err(err, errsz, "out of memory");
+        str_format(err, errsz, "out of memory");
         goto out;
     }
     k = &kr->keys[0];
@@ -561,14 +449,14 @@ static int keys_load_secret(const char *dir, const char *name, struct keyring *k
     kr->count = 1;
     n = b64url_decode((const char *)buf, len, k->secret, sizeof k->secret);
     if (n != JWT_SECRET_LEN) {
-        keys_err(err, errsz, "%s must hold %d bytes in base64url", name, JWT_SECRET_LEN);
+        str_format(err, errsz, "%s must hold %d bytes in base64url", name, JWT_SECRET_LEN);
         goto out;
     }
     k->secret_len = (size_t)n;
     k->alg = JWT_HS256;
     k->created_at = mtime;
     if (keys_secret_thumbprint(k->secret, k->secret_len, k->kid, sizeof k->kid)) {
-        keys_err(err, errsz, "cannot derive a kid for %s", name);
+        str_format(err, errsz, "cannot derive a kid for %s", name);
         goto out;
     }
     kr->current = 0;
@@ -592,7 +480,7 @@ int keys_load(const char *dir, enum jwt_alg access_alg, struct keyset *ks, char 
     ks->access.current = -1;
     ks->refresh.current = -1;
     if (access_alg != JWT_ES256 && access_alg != JWT_HS256) {
-        keys_err(err, errsz, "unknown access token algorithm");
+        str_format(err, errsz, "unknown access token algorithm");
         return -1;
     }
     rc = keys_mkdir_p(dir, err, errsz);
@@ -600,7 +488,7 @@ int keys_load(const char *dir, enum jwt_alg access_alg, struct keyset *ks, char 
         goto out;
     rc = rng_init();
     if (rc) {
-        keys_err(err, errsz, "random generator unavailable");
+        str_format(err, errsz, "random generator unavailable");
         goto out;
     }
     rc = keys_scan_es256(dir, list, &count, err, errsz);
@@ -697,7 +585,7 @@ int keys_reload(const char *dir, struct keyset *ks, char *err, size_t errsz)
     struct keyring staged;
 
     if (!ks || !keys_signs_es256(ks)) {
-        keys_err(err, errsz, "access tokens are HS256: there are no ES256 keys to reload");
+        str_format(err, errsz, "access tokens are HS256: there are no ES256 keys to reload");
         return -1;
     }
     if (keys_reload_stage(dir, &staged, err, errsz))

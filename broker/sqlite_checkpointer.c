@@ -3,13 +3,13 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "log.h"
+#include "strutil.h"
 
 #define CK_BUSY_MS 2000 /* the longest our connection waits for a lock */
 
@@ -34,19 +34,6 @@ struct sqlite_checkpointer {
     int due_at;     /* ask for a checkpoint when the WAL reaches this */
     uint64_t wal_starts; /* commits that found the WAL started over */
 };
-
-static void ck_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void ck_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !errsz)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 static struct timespec ck_deadline(int ms)
 {
@@ -188,7 +175,7 @@ struct sqlite_checkpointer *sqlite_checkpointer_start(sqlite3 *store_db, const c
 {
     struct sqlite_checkpointer *c = calloc(1, sizeof *c);
     if (!c) {
-        ck_err(err, errsz, "out of memory");
+        str_format(err, errsz, "out of memory");
         return NULL;
     }
     c->store_db = store_db;
@@ -196,7 +183,7 @@ struct sqlite_checkpointer *sqlite_checkpointer_start(sqlite3 *store_db, const c
     c->cap = cap > c->pages ? cap : SQLITE_CHECKPOINT_CAP;
     int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        ck_err(err, errsz, "cannot open sqlite database '%s' for checkpoints: %s", path,
+        str_format(err, errsz, "cannot open sqlite database '%s' for checkpoints: %s", path,
                c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         sqlite3_close(c->db);
         free(c);
@@ -206,7 +193,7 @@ struct sqlite_checkpointer *sqlite_checkpointer_start(sqlite3 *store_db, const c
     /* A connection learns that the file is in WAL mode when it first reads
      * it; until then a checkpoint is a silent no-op. */
     if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
-        ck_err(err, errsz, "cannot use sqlite database '%s' for checkpoints: %s", path,
+        str_format(err, errsz, "cannot use sqlite database '%s' for checkpoints: %s", path,
                sqlite3_errmsg(c->db));
         sqlite3_close(c->db);
         free(c);
@@ -218,7 +205,7 @@ struct sqlite_checkpointer *sqlite_checkpointer_start(sqlite3 *store_db, const c
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->thread, NULL, ck_thread, c)) {
-        ck_err(err, errsz, "cannot start the sqlite checkpoint thread");
+        str_format(err, errsz, "cannot start the sqlite checkpoint thread");
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
         sqlite3_close(c->db);

@@ -23,9 +23,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fsutil.h"
 #include "log.h"
 #include "sqlite_checkpointer.h"
 #include "sqlite_group_commit.h"
+#include "strutil.h"
 
 #define SQ_SCHEMA_VERSION 2
 #define SQ_LIST_MAX 100  /* session_list and audit_recent return at most this */
@@ -147,19 +149,6 @@ static struct sqlite_store *sq__from(struct store *st) { return (struct sqlite_s
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void sq__err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void sq__err(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (!err || !errsz)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 /* These are the errors after which the store cannot be trusted to serve until
  * something changes outside the process (disk freed, file restored), which is
  * what /healthz must report. BUSY or a constraint failure is not among them. */
@@ -272,7 +261,7 @@ static int sq__mkdir_parent(const char *path, char *err, size_t errsz)
     char dir[PATH_MAX];
     size_t len = strlen(path);
     if (len >= sizeof dir) {
-        sq__err(err, errsz, "sqlite path too long (%zu bytes, max %zu)", len, sizeof dir - 1);
+        str_format(err, errsz, "sqlite path too long (%zu bytes, max %zu)", len, sizeof dir - 1);
         return -1;
     }
     memcpy(dir, path, len + 1);
@@ -280,28 +269,7 @@ static int sq__mkdir_parent(const char *path, char *err, size_t errsz)
     if (!slash || slash == dir)
         return 0; /* the current directory or "/" */
     *slash = '\0';
-
-    for (char *p = dir + 1;; p++) {
-        bool last = (*p == '\0');
-        if (*p != '/' && !last)
-            continue;
-        *p = '\0';
-        struct stat sb;
-        if (mkdir(dir, 0700) != 0) {
-            if (errno != EEXIST) {
-                sq__err(err, errsz, "cannot create directory '%s': %s", dir, strerror(errno));
-                return -1;
-            }
-            if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-                sq__err(err, errsz, "cannot use '%s' as a directory: it exists and is not one",
-                        dir);
-                return -1;
-            }
-        }
-        if (last)
-            return 0;
-        *p = '/';
-    }
+    return fs_mkdir_p(dir, err, errsz);
 }
 
 /* SQLite would create the file with 0644 & ~umask; create it ourselves first
@@ -311,7 +279,7 @@ static int sq__create_private(const char *path, char *err, size_t errsz)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        sq__err(err, errsz, "cannot open sqlite database '%s': %s", path, strerror(errno));
+        str_format(err, errsz, "cannot open sqlite database '%s': %s", path, strerror(errno));
         return -1;
     }
     close(fd);
@@ -377,7 +345,7 @@ static int sq__migrate(sqlite3 *db, char *err, size_t errsz)
         goto rollback;
     if (ver < 0 || ver > SQ_SCHEMA_VERSION) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        sq__err(err, errsz, "sqlite schema version %lld is not one this broker knows (0..%d)",
+        str_format(err, errsz, "sqlite schema version %lld is not one this broker knows (0..%d)",
                 (long long)ver, SQ_SCHEMA_VERSION);
         return -1;
     }
@@ -400,11 +368,11 @@ static int sq__migrate(sqlite3 *db, char *err, size_t errsz)
     return 0;
 
 rollback:
-    sq__err(err, errsz, "sqlite schema migration failed: %s", sqlite3_errmsg(db));
+    str_format(err, errsz, "sqlite schema migration failed: %s", sqlite3_errmsg(db));
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 sqlerr:
-    sq__err(err, errsz, "sqlite schema check failed: %s", sqlite3_errmsg(db));
+    str_format(err, errsz, "sqlite schema check failed: %s", sqlite3_errmsg(db));
     return -1;
 }
 
@@ -911,7 +879,7 @@ static int sq__prepare_all(struct sqlite_store *s, char *err, size_t errsz)
         int rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                     &s->stmt[i], NULL);
         if (rc != SQLITE_OK) {
-            sq__err(err, errsz, "sqlite cannot prepare statement %d: %s", i,
+            str_format(err, errsz, "sqlite cannot prepare statement %d: %s", i,
                     sqlite3_errmsg(s->db));
             return -1;
         }
@@ -935,7 +903,7 @@ struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
     if (err && errsz)
         err[0] = '\0';
     if (!path || !*path) {
-        sq__err(err, errsz, "sqlite store needs a path");
+        str_format(err, errsz, "sqlite store needs a path");
         return NULL;
     }
     memory = !strcmp(path, ":memory:");
@@ -944,7 +912,7 @@ struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
 
     s = calloc(1, sizeof *s);
     if (!s) {
-        sq__err(err, errsz, "out of memory");
+        str_format(err, errsz, "out of memory");
         return NULL;
     }
     s->base.ops = &sqlite_ops;
@@ -952,7 +920,7 @@ struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
     rc = sqlite3_open_v2(path, &s->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        sq__err(err, errsz, "cannot open sqlite database '%s': %s", path,
+        str_format(err, errsz, "cannot open sqlite database '%s': %s", path,
                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto error;
     }
@@ -966,14 +934,14 @@ struct store *store_sqlite_open(const char *path, char *err, size_t errsz)
         rc = sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL,
                           NULL, NULL);
     if (rc != SQLITE_OK) {
-        sq__err(err, errsz, "cannot use sqlite database '%s': %s", path, sqlite3_errmsg(s->db));
+        str_format(err, errsz, "cannot use sqlite database '%s': %s", path, sqlite3_errmsg(s->db));
         goto error;
     }
     if (sq__migrate(s->db, err, errsz) || sq__prepare_all(s, err, errsz))
         goto error;
     s->gc = sqlite_group_commit_new(s->db, sq__commit_failed, s);
     if (!s->gc) {
-        sq__err(err, errsz, "cannot prepare sqlite transactions: %s", sqlite3_errmsg(s->db));
+        str_format(err, errsz, "cannot prepare sqlite transactions: %s", sqlite3_errmsg(s->db));
         goto error;
     }
     if (wal) {

@@ -15,4 +15,10 @@ static inline void str_copy(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
+/* snprintf into an error buffer the caller may have left out (NULL or 0
+ * bytes): every "char *err, size_t errsz" parameter in the broker is filled
+ * through this. */
+void str_format(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

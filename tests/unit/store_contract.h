@@ -28,7 +28,6 @@
 struct store_fixture;
 
 struct store_backend {
-    const char *name;
     /* A fresh store on an empty data set in f->st; NULL if it cannot be had.
      * The backend allocates the fixture (it may embed it in a larger struct
      * of its own, as its first member). */
@@ -37,7 +36,7 @@ struct store_backend {
     void (*reopen)(struct store_fixture *f);
     /* Runs the backend until *done (a completion arrived) or it gives up;
      * the caller then checks *done. Must not wait when *done already holds. */
-    void (*pump)(struct store_fixture *f, const bool *done);
+    void (*pump)(struct store_fixture *f, bool *done);
     /* Closes f->st (if not NULL), removes the data, frees f. */
     void (*close)(struct store_fixture *f);
 };
@@ -51,29 +50,31 @@ struct store_fixture {
 int store_fixture_setup(void **state);
 int store_fixture_teardown(void **state);
 
-/* One case on backend be, named "<prefix>/<case>". */
-#define STORE_CONTRACT_CASE(prefix, be, c)                                                  \
-    {prefix "/" #c, store_contract_##c, store_fixture_setup, store_fixture_teardown,       \
-     (void *)(be)},
+/* A cmocka case named "<prefix>/<name>" that runs fn on a fresh fixture of
+ * backend be (prefix names the backend, so a failure does too). */
+#define STORE_CASE(prefix, be, name, fn)                                                    \
+    {prefix "/" #name, fn, store_fixture_setup, store_fixture_teardown, (void *)(be)},
+/* The contract's case c on backend be. */
+#define STORE_CONTRACT_CASE(prefix, be, c) STORE_CASE(prefix, be, c, store_contract_##c)
 
 /* The contract. Apply X to each case name. */
-#define STORE_CONTRACT_CASES(X)      \
-    X(user_roundtrip)                \
-    X(user_conflict_and_bad_input)   \
-    X(binary_safe_values)            \
-    X(not_found)                     \
-    X(bump_version_persists)         \
-    X(session_put_replace_get)       \
-    X(session_put_compare_and_set)   \
-    X(session_put_race_one_winner)   \
-    X(session_changes_owner)         \
+#define STORE_CONTRACT_CASES(X)       \
+    X(user_roundtrip)                 \
+    X(user_conflict_and_bad_input)    \
+    X(binary_safe_values)             \
+    X(not_found)                      \
+    X(bump_version_persists)          \
+    X(session_put_replace_get)        \
+    X(session_put_compare_and_set)    \
+    X(session_put_race_one_winner)    \
+    X(session_changes_owner)          \
     X(session_list_order_and_revoked) \
-    X(session_list_caps_at_100)      \
-    X(session_revoke_user)           \
-    X(audit_order_and_limit)         \
-    X(audit_limit_clamped_to_100)    \
-    X(reopen_keeps_everything)       \
-    X(callback_may_reenter)          \
+    X(session_list_caps_at_100)       \
+    X(session_revoke_user)            \
+    X(audit_order_and_limit)          \
+    X(audit_limit_clamped_to_100)     \
+    X(reopen_keeps_everything)        \
+    X(callback_may_reenter)           \
     X(inputs_copied)
 
 #define STORE_CONTRACT_DECLARE(c) void store_contract_##c(void **state);

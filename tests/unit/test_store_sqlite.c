@@ -102,7 +102,7 @@ static void sqlite_reopen(struct store_fixture *f)
 /* Without group commit every call has answered before it returned: nothing
  * to run, and a missing answer is a failure right here. With it, reads still
  * answer at once and writes at the end of the loop's turn. */
-static void sqlite_pump(struct store_fixture *f, const bool *done)
+static void sqlite_pump(struct store_fixture *f, bool *done)
 {
     if (!*done && sqlite_of(f)->grouped)
         store_turn_end(f->st);
@@ -119,7 +119,6 @@ static void sqlite_close(struct store_fixture *f)
 }
 
 static const struct store_backend SQLITE = {
-    .name = "sqlite",
     .open = sqlite_open_plain,
     .reopen = sqlite_reopen,
     .pump = sqlite_pump,
@@ -127,7 +126,6 @@ static const struct store_backend SQLITE = {
 };
 
 static const struct store_backend SQLITE_GROUPED = {
-    .name = "sqlite-group-commit",
     .open = sqlite_open_grouped,
     .reopen = sqlite_reopen,
     .pump = sqlite_pump,
@@ -530,7 +528,7 @@ int main(void)
 {
 #define SQLITE_CONTRACT(c) STORE_CONTRACT_CASE("sqlite", &SQLITE, c)
 #define SQLITE_GROUPED_CONTRACT(c) STORE_CONTRACT_CASE("sqlite-group-commit", &SQLITE_GROUPED, c)
-#define T(fn) {"sqlite/" #fn, test_##fn, store_fixture_setup, store_fixture_teardown, (void *)&SQLITE},
+#define T(fn) STORE_CASE("sqlite", &SQLITE, fn, test_##fn)
     const struct CMUnitTest tests[] = {
         STORE_CONTRACT_CASES(SQLITE_CONTRACT)
         STORE_CONTRACT_CASES(SQLITE_GROUPED_CONTRACT)

@@ -27,6 +27,7 @@
 #include "event_loop.h"
 #include "jwt.h"
 #include "log.h"
+#include "net_parse.h"
 
 /* CMake sets both; the fallbacks let this file compile on its own (tests,
  * fuzzers). */
@@ -270,243 +271,9 @@ static int parse_ll(const char *s, long long *out)
     return 0;
 }
 
-/* Port: 1..65535, digits only. */
-static int parse_port(const char *s, size_t n, int *out)
-{
-    if (n == 0 || n > 5)
-        return -1;
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < 1 || v > 65535)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static bool is_hostname_char(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) || ch == '.' ||
-           ch == '-' || ch == '_';
-}
-
-/* host is [v6] (brackets included, n chars) or a name/IPv4 literal. Writes the
- * host without brackets, lower-cased. */
-static int parse_host(const char *s, size_t n, char *out, size_t outsz)
-{
-    if (n == 0)
-        return -1;
-    if (s[0] == '[') {
-        if (n < 3 || s[n - 1] != ']' || n - 2 >= outsz || n - 2 >= INET6_ADDRSTRLEN)
-            return -1;
-        memcpy(out, s + 1, n - 2);
-        out[n - 2] = '\0';
-        struct in6_addr a6;
-        if (inet_pton(AF_INET6, out, &a6) != 1)
-            return -1;
-    } else {
-        if (n >= outsz)
-            return -1;
-        for (size_t i = 0; i < n; i++)
-            if (!is_hostname_char(s[i]))
-                return -1;
-        memcpy(out, s, n);
-        out[n] = '\0';
-    }
-    for (char *p = out; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return 0;
-}
-
-/* ---- URLs and origins ---- */
-
-struct url_parts {
-    char scheme[16];
-    char host[256]; /* no brackets */
-    int port;       /* 0: none given */
-    const char *rest; /* path, query, fragment: everything after the authority */
-};
-
-static int url_parse(const char *url, struct url_parts *u)
-{
-    size_t i = 0;
-    if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
-        return -1;
-    while (url[i] && url[i] != ':') {
-        char ch = url[i];
-        bool ok = is_hostname_char(ch) || ch == '+';
-        if (!ok || ch == '_' || i + 1 >= sizeof u->scheme)
-            return -1;
-        u->scheme[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-        i++;
-    }
-    u->scheme[i] = '\0';
-    if (strncmp(url + i, "://", 3) != 0)
-        return -1;
-    const char *a = url + i + 3;
-    size_t alen = strcspn(a, "/?#");
-    u->rest = a + alen;
-    /* The port separator is the last ':' outside brackets. */
-    size_t hlen = alen;
-    const char *colon = NULL;
-    if (a[0] == '[') {
-        const char *rb = memchr(a, ']', alen);
-        if (!rb)
-            return -1;
-        hlen = (size_t)(rb - a) + 1;
-        if (hlen < alen) {
-            if (a[hlen] != ':')
-                return -1;
-            colon = a + hlen;
-        }
-    } else {
-        colon = memchr(a, ':', alen);
-        if (colon)
-            hlen = (size_t)(colon - a);
-    }
-    if (parse_host(a, hlen, u->host, sizeof u->host) != 0)
-        return -1;
-    u->port = 0;
-    if (colon && parse_port(colon + 1, alen - (size_t)(colon + 1 - a), &u->port) != 0)
-        return -1;
-    return 0;
-}
-
-static int default_port(const char *scheme)
-{
-    if (!strcmp(scheme, "http") || !strcmp(scheme, "ws"))
-        return 80;
-    if (!strcmp(scheme, "https") || !strcmp(scheme, "wss"))
-        return 443;
-    return 0;
-}
-
-/* Browsers send Origin lower-cased and without a default port, so the
- * allow-list is kept in exactly that form and can be compared byte for byte. */
-int config_url_origin(const char *url, char *out, size_t outsz)
-{
-    struct url_parts u;
-    if (!url || !out || url_parse(url, &u) != 0)
-        return -1;
-    bool v6 = strchr(u.host, ':') != NULL;
-    int n;
-    if (u.port && u.port != default_port(u.scheme))
-        n = snprintf(out, outsz, "%s://%s%s%s:%d", u.scheme, v6 ? "[" : "", u.host,
-                     v6 ? "]" : "", u.port);
-    else
-        n = snprintf(out, outsz, "%s://%s%s%s", u.scheme, v6 ? "[" : "", u.host, v6 ? "]" : "");
-    return n < 0 || (size_t)n >= outsz ? -1 : 0;
-}
-
-/* ---- CIDRs ---- */
-
-/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address: a
- * dual-stack socket reports IPv4 peers that way. */
-static bool unmap_v4(const uint8_t a6[16], uint8_t a4[4])
-{
-    static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(a6, pfx, sizeof pfx) != 0)
-        return false;
-    memcpy(a4, a6 + 12, 4);
-    return true;
-}
-
-static int parse_cidr(const char *s, struct cidr *out)
-{
-    char buf[INET6_ADDRSTRLEN + 8];
-    if (copy_text(buf, sizeof buf, s) != 0)
-        return -1;
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    memset(out, 0, sizeof *out);
-    int bits;
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
-        out->family = AF_INET;
-        bits = 32;
-    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        out->family = AF_INET6;
-        bits = 128;
-    } else {
-        return -1;
-    }
-    out->prefix = bits;
-    if (slash) {
-        const char *p = slash + 1;
-        size_t n = strlen(p);
-        if (n == 0 || n > 3)
-            return -1;
-        int v = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!is_digit(p[i]))
-                return -1;
-            v = v * 10 + (p[i] - '0');
-        }
-        if (v > bits)
-            return -1;
-        out->prefix = v;
-    }
-    uint8_t a4[4];
-    if (out->family == AF_INET6 && out->prefix >= 96 && unmap_v4(out->addr, a4)) {
-        memset(out->addr, 0, sizeof out->addr);
-        memcpy(out->addr, a4, 4);
-        out->family = AF_INET;
-        out->prefix -= 96;
-    }
-    /* Keep only the network part so matching is a plain prefix compare. */
-    int nbytes = out->family == AF_INET ? 4 : 16;
-    for (int i = 0; i < nbytes; i++) {
-        int keep = out->prefix - i * 8;
-        if (keep <= 0)
-            out->addr[i] = 0;
-        else if (keep < 8)
-            out->addr[i] &= (uint8_t)(0xff << (8 - keep));
-    }
-    return 0;
-}
-
-static bool cidr_contains(const struct cidr *n, int family, const uint8_t *a)
-{
-    if (n->family != family)
-        return false;
-    int full = n->prefix / 8, rem = n->prefix % 8;
-    if (memcmp(n->addr, a, (size_t)full) != 0)
-        return false;
-    if (rem == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rem));
-    return (a[full] & mask) == n->addr[full];
-}
-
 bool config_is_trusted_proxy(const struct config *c, const char *addr)
 {
-    if (!c || !addr)
-        return false;
-    uint8_t a[16] = {0};
-    int family;
-    if (!strncasecmp(addr, "::ffff:", 7) && inet_pton(AF_INET, addr + 7, a) == 1) {
-        family = AF_INET;
-    } else if (inet_pton(AF_INET, addr, a) == 1) {
-        family = AF_INET;
-    } else if (inet_pton(AF_INET6, addr, a) == 1) {
-        uint8_t a4[4];
-        family = AF_INET6;
-        if (unmap_v4(a, a4)) { /* the same address spelled 0:0:0:0:0:ffff:… */
-            memset(a, 0, sizeof a);
-            memcpy(a, a4, 4);
-            family = AF_INET;
-        }
-    } else {
-        return false;
-    }
-    for (int i = 0; i < c->n_trusted_proxies; i++)
-        if (cidr_contains(&c->trusted_proxies[i], family, a))
-            return true;
-    return false;
+    return c && net_addr_in(c->trusted_proxies, c->n_trusted_proxies, addr);
 }
 
 /* ---- setters, one per type ---- */
@@ -564,8 +331,8 @@ static int set_listen(struct config *c, const char *v)
         return -1;
     char host[sizeof c->listen_host];
     int port;
-    if (parse_host(v, hlen, host, sizeof host) != 0 ||
-        parse_port(colon + 1, strlen(colon + 1), &port) != 0)
+    if (net_parse_host(v, hlen, host, sizeof host) != 0 ||
+        net_parse_port(colon + 1, strlen(colon + 1), &port) != 0)
         return -1;
     memcpy(c->listen_host, host, sizeof host);
     c->listen_port = port;
@@ -575,7 +342,7 @@ static int set_listen(struct config *c, const char *v)
 static int set_url(char *dst, size_t dstsz, const char *v)
 {
     struct url_parts u;
-    if (!json_safe(v) || url_parse(v, &u) != 0)
+    if (!json_safe(v) || net_parse_url(v, &u) != 0)
         return -1;
     if (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)
         return -1;
@@ -671,8 +438,8 @@ static int add_origin(struct config *c, const char *tok)
     if (n > 0 && buf[n - 1] == '/')
         buf[n - 1] = '\0';
     struct url_parts u;
-    if (url_parse(buf, &u) != 0 || u.rest[0] != '\0' ||
-        config_url_origin(buf, origin, sizeof origin) != 0)
+    if (net_parse_url(buf, &u) != 0 || u.rest[0] != '\0' ||
+        net_url_origin(buf, origin, sizeof origin) != 0)
         return -1;
     if (c->n_allowed_origins >= CONFIG_MAX_ORIGINS)
         return -2;
@@ -683,7 +450,7 @@ static int add_origin(struct config *c, const char *tok)
 static int add_proxy(struct config *c, const char *tok)
 {
     struct cidr n;
-    if (parse_cidr(tok, &n) != 0)
+    if (net_parse_cidr(tok, &n) != 0)
         return -1;
     if (c->n_trusted_proxies >= CONFIG_MAX_PROXIES)
         return -2;
@@ -977,7 +744,7 @@ static int derive(struct config *c, char *err, size_t errsz)
     if (!c->audience[0] && copy_text(c->audience, sizeof c->audience, c->public_url) != 0)
         return fail(err, errsz, "--audience", "public URL too long to serve as audience");
     if (c->n_allowed_origins == 0) {
-        if (config_url_origin(c->public_url, c->allowed_origins[0],
+        if (net_url_origin(c->public_url, c->allowed_origins[0],
                               sizeof c->allowed_origins[0]) != 0)
             return fail(err, errsz, "--allowed-origin",
                         "could not derive one from the public URL; give it");

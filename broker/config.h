@@ -9,15 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net_parse.h"
+
 #define CONFIG_MAX_ORIGINS 16
 #define CONFIG_MAX_PROXIES 16
 #define CONFIG_PATH_MAX 512
-
-struct cidr {
-    int family;         /* AF_INET or AF_INET6 */
-    uint8_t addr[16];
-    int prefix;
-};
 
 struct config {
     char listen_host[256];        /* --listen HOST:PORT, default 0.0.0.0:8080 */
@@ -77,9 +73,6 @@ enum config_rc config_load(struct config *c, int argc, char **argv, const char *
 /* Writes --help text (every option, env var, default, bounds) to f. */
 #include <stdio.h>
 void config_print_help(FILE *f);
-
-/* Origin of a URL ("scheme://host[:port]"), for the default allow-list. */
-int config_url_origin(const char *url, char *out, size_t outsz);
 
 /* true if addr (text, IPv4 or IPv6) lies in one of c->trusted_proxies. */
 bool config_is_trusted_proxy(const struct config *c, const char *addr);

@@ -146,7 +146,7 @@ static void setup_mounts(void)
 static void setup_headers(void)
 {
     char origin[512] = "", ws_origin[520] = "";
-    config_url_origin(broker.cfg.public_url, origin, sizeof origin);
+    net_url_origin(broker.cfg.public_url, origin, sizeof origin);
     /* http://h → ws://h, https://h → wss://h */
     if (!strncmp(origin, "https://", 8))
         snprintf(ws_origin, sizeof ws_origin, "wss://%s", origin + 8);

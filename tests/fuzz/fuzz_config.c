@@ -2,7 +2,7 @@
  * argv words on '\0' or '\n'. Whatever the words, config_load must return one
  * of its three codes without crashing, and on CONFIG_OK the result must hold
  * the invariants the rest of the broker relies on. Each word is also fed to
- * config_url_origin and config_is_trusted_proxy. */
+ * net_url_origin and config_is_trusted_proxy. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char origin[256];
     for (int i = 0; i < n; i++)
-        (void)config_url_origin(words[i], origin, sizeof origin);
+        (void)net_url_origin(words[i], origin, sizeof origin);
     free(buf);
     return 0;
 }

@@ -628,19 +628,19 @@ static void test_url_origin(void **state)
 {
     (void)state;
     char o[64];
-    assert_int_equal(config_url_origin("https://Example.COM:443/a/b?c#d", o, sizeof o), 0);
+    assert_int_equal(net_url_origin("https://Example.COM:443/a/b?c#d", o, sizeof o), 0);
     assert_string_equal(o, "https://example.com");
-    assert_int_equal(config_url_origin("http://example.com:8080", o, sizeof o), 0);
+    assert_int_equal(net_url_origin("http://example.com:8080", o, sizeof o), 0);
     assert_string_equal(o, "http://example.com:8080");
-    assert_int_equal(config_url_origin("http://[::1]:80/", o, sizeof o), 0);
+    assert_int_equal(net_url_origin("http://[::1]:80/", o, sizeof o), 0);
     assert_string_equal(o, "http://[::1]");
-    assert_int_equal(config_url_origin("https://a.example:80", o, sizeof o), 0);
+    assert_int_equal(net_url_origin("https://a.example:80", o, sizeof o), 0);
     assert_string_equal(o, "https://a.example:80");
-    assert_int_equal(config_url_origin("example.com", o, sizeof o), -1);
-    assert_int_equal(config_url_origin("http://", o, sizeof o), -1);
-    assert_int_equal(config_url_origin("http://a:99999", o, sizeof o), -1);
-    assert_int_equal(config_url_origin("http://[::1", o, sizeof o), -1);
-    assert_int_equal(config_url_origin("https://a-very-long-host.example", o, 12), -1);
+    assert_int_equal(net_url_origin("example.com", o, sizeof o), -1);
+    assert_int_equal(net_url_origin("http://", o, sizeof o), -1);
+    assert_int_equal(net_url_origin("http://a:99999", o, sizeof o), -1);
+    assert_int_equal(net_url_origin("http://[::1", o, sizeof o), -1);
+    assert_int_equal(net_url_origin("https://a-very-long-host.example", o, 12), -1);
 }
 
 /* --workers: default 1, 1..64, and more than one only with the Redis store

@@ -423,7 +423,7 @@ void cluster_announce_revoked(const char *sid, enum session_end why)
 
 int cluster_init(const char *store_url, char *err, size_t errsz)
 {
-    if (strncmp(store_url, "redis://", 8) && strncmp(store_url, "rediss://", 9))
+    if (!broker.cfg.cluster)
         return 0;
     struct redis_target t;
     if (redis_url_parse(store_url, &t, err, errsz))

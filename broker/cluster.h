@@ -35,8 +35,10 @@ struct cluster_listeners {
 };
 void cluster_set_listeners(const struct cluster_listeners *l);
 
-/* Decides from the store URL whether this process is a cluster node; picks the
- * node number and sets hub's connection id base. 0, or -1 with err. */
+/* With broker.cfg.cluster (config.c decides it), makes this process a node:
+ * picks the node number, sets hub's connection id base and its remote
+ * hooks; store_url is the Redis to meet the others on. A no-op on one node.
+ * 0, or -1 with err. */
 int cluster_init(const char *store_url, char *err, size_t errsz);
 /* Connects (after the lws context exists). */
 void cluster_start(struct lws_vhost *vh);

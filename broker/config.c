@@ -757,7 +757,8 @@ static int derive(struct config *c, char *err, size_t errsz)
     /* Each process would open the same SQLite file and keep its own tickets,
      * so a PC's ticket confirmed through another process would never reach
      * it: only the Redis store is shared between processes. */
-    if (c->workers > 1 && strncmp(c->store_url, "redis://", 8) != 0)
+    c->cluster = !strncmp(c->store_url, "redis://", 8);
+    if (c->workers > 1 && !c->cluster)
         return fail(err, errsz, "--workers",
                     "more than 1 needs --store redis://... (each process would open the same "
                     "SQLite file and keep its own tickets; only the Redis store is shared)");

@@ -49,6 +49,10 @@ struct config {
     int msg_burst;                /* 40 */
     int threads;                  /* 0 = CPUs this process may use (per worker) */
     int workers;                  /* processes sharing the port, 1 (default) to 64 */
+    /* Decided once, from --store: a shared (Redis) store makes this process
+     * one node of a cluster. Everything that asks "are we a cluster?" reads
+     * this. */
+    bool cluster;
     int event_loop;               /* enum event_loop_kind: auto (default), poll, libuv, libev */
     int pbkdf2_iterations;        /* 600000 */
     bool demo;

@@ -204,7 +204,7 @@ static int serve_process(void)
     if (!broker.store)
         goto out_keys;
     /* A Redis store answers only inside the loop: demo_user.c does it there. */
-    if (broker.cfg.demo && !store_needs_loop(broker.store) && ensure_demo_user())
+    if (broker.cfg.demo && !broker.cfg.cluster && ensure_demo_user())
         goto out_store;
     status = server_run();
 out_store:

@@ -65,7 +65,7 @@ static void on_hub_slice(lws_sorted_usec_list_t *sul)
 static void on_housekeeping(lws_sorted_usec_list_t *sul)
 {
     keys_watch_tick();
-    if (store_needs_loop(broker.store))
+    if (broker.cfg.cluster)
         demo_user_tick();
     lws_sul_schedule(broker.ctx, 0, sul, on_housekeeping, LWS_US_PER_SEC);
 }
@@ -371,7 +371,7 @@ out:
     /* Redis connections live on lws file descriptors: closed before the
      * context that owns them. */
     cluster_shutdown();
-    if (store_needs_loop(broker.store)) {
+    if (broker.cfg.cluster) {
         broker.store->ops->close(broker.store);
         broker.store = NULL;
     }

@@ -365,7 +365,7 @@ static void poll_fire(lws_sorted_usec_list_t *sul)
 static void refresh_wait_pair(struct refresh_ctx *x)
 {
     int64_t now = clock_now_ms();
-    if (!store_needs_loop(broker.store) || !broker.ctx) {
+    if (!broker.cfg.cluster || !broker.ctx) {
         refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
         return;
     }

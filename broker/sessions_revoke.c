@@ -1,6 +1,6 @@
 /* sessions_revoke.c — ending sessions: session.revoke, logout, logout.all
  * and the session.revoked pushes to every socket attached to a session that
- * ended (PROTOCOL.md §4–5). Part of the sessions module (sessions.h): like
+ * ended (docs/protocol.md §4–5). Part of the sessions module (sessions.h): like
  * sessions.c, it is the only place session records change. */
 #include <stdlib.h>
 #include <string.h>

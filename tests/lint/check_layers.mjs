@@ -16,14 +16,18 @@
 // The rule and the table are explained in docs/architecture.md ("Layers").
 
 import { readFileSync, readdirSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const brokerDir = process.argv[2] ?? join(here, '..', '..', 'broker');
 const layersFile = process.argv[3] ?? join(here, 'layers.txt');
-// Paths in messages: relative to where the check runs, as an editor wants them.
-const shown = (p) => relative(process.cwd(), p) || p;
+// Paths in messages: relative to where the check runs, as an editor wants them,
+// unless that means climbing out of it (a copy in /tmp stays absolute).
+const shown = (p) => {
+  const rel = relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : resolve(p);
+};
 
 function fail(msg) {
   console.error(`check_layers: ${msg}`);

@@ -172,7 +172,7 @@ int conn_init(const struct conn_target *t, int max_conns, int event_loop,
     memcpy(hooks, h, sizeof hooks);
 
     /* lws sizes its fd tables from the soft limit when the context is
-     * created (LWS-NOTES §8), so the limit is raised first. */
+     * created (docs/architecture.md, L7), so the limit is raised first. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;

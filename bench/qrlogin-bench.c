@@ -1,4 +1,4 @@
-/* qrlogin-bench — load generator for the qrlogin broker (PROTOCOL.md §3–5).
+/* qrlogin-bench — load generator for the qrlogin broker (docs/protocol.md §3–5).
  *
  * Three workloads, run in this order when several are asked for, all from one
  * lws client context on one thread:
@@ -14,7 +14,7 @@
  *                whole login message. R flows per second (open loop), or 0 for
  *                flat out with --inflight flows at a time. A PC socket is
  *                reused for its next flow (a new ticket.new replaces the old
- *                ticket, PROTOCOL.md §3), so the figure is the login path, not
+ *                ticket, docs/protocol.md §3), so the figure is the login path, not
  *                TCP and WebSocket handshakes.
  *   --refresh R  token.refresh rotations by --sessions signed-in sockets
  *                (run the broker with --refresh-interval 0).

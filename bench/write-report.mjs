@@ -100,7 +100,7 @@ md.push('The "other processes" column below is the CPU the rest of the machine u
   'measurement (from /proc/stat, minus broker and bench). 200 % is both cores. Anything far from',
   '0 means the figures were taken on a busy machine and are pessimistic.', '');
 
-md.push('## Budget (DESIGN.md "Performance budget")', '');
+md.push('## Budget (architecture.md, "Performance budget")', '');
 md.push('| figure | target | measured | |', '|---|---|---|---|');
 for (const r of rows) md.push(`| ${r.join(' | ')} |`);
 md.push('');
@@ -109,7 +109,7 @@ md.push('## Scenarios', '');
 md.push('Latency of a login flow is from the moment the phone\'s `ticket.confirm` is written to the socket',
   'to the moment the PC socket has the whole `login` message; of a refresh, from `token.refresh`',
   'written to `token` received. PC sockets are reused: after `login` the same socket sends the next',
-  '`ticket.new` (which replaces any earlier ticket, PROTOCOL.md §3), so the figures are the login',
+  '`ticket.new` (which replaces any earlier ticket, protocol.md §3), so the figures are the login',
   'path, not TCP and WebSocket handshakes. Phones sign in once with `auth.password`.', '');
 md.push('| scenario | load | idle sockets open | rate | p50 | p90 | p99 | p99.9 | max | errors | broker CPU (its event-loop thread, its worker pool) | bench CPU | other processes |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|');

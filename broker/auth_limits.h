@@ -1,4 +1,4 @@
-/* auth_limits.h — password failures per user name (PROTOCOL.md §6: 5 in
+/* auth_limits.h — password failures per user name (docs/protocol.md §6: 5 in
  * 5 minutes → rate_limited). On one node they are kept in memory, bounded in
  * size; nodes of a cluster count them together in Redis (cluster.h), so
  * spreading guesses over nodes buys an attacker nothing. */

@@ -1,4 +1,4 @@
-/* config.h — every option of PROTOCOL.md §8 (plus a few of our own), from one
+/* config.h — every option of docs/protocol.md §8 (plus a few of our own), from one
  * table: name, env var (QRLOGIN_<NAME>, dashes as underscores), type, default,
  * bounds and help. The table drives parsing, validation, --help and the env
  * fallback (command line wins over environment, environment over default). */

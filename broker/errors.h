@@ -1,4 +1,4 @@
-/* errors.h — the error codes of PROTOCOL.md §2, shared by the WebSocket
+/* errors.h — the error codes of docs/protocol.md §2, shared by the WebSocket
  * replies and the HTTP API. */
 #ifndef QRLOGIN_ERRORS_H
 #define QRLOGIN_ERRORS_H

@@ -11,9 +11,9 @@
  * With libuv or libev we create the loop and lws joins it ("foreign loop"):
  * with a loop of its own, lws_service() runs it until it is stopped, and the
  * functions that would hand us that loop to stop live inside the plugin, not
- * exported (LWS-NOTES §7). Owning the loop lets us run one turn at a time,
- * as lws_service() does with poll(), so the rest of the broker does not care
- * which loop it is on.
+ * exported (docs/architecture.md, L3). Owning the loop lets us run one turn
+ * at a time, as lws_service() does with poll(), so the rest of the broker does
+ * not care which loop it is on.
  *
  * What lws 4.1.6's plugins get wrong (lib/event-libs/, lib/core-net/):
  *  - libev: a timer scheduled earlier than the one lws has armed fires only

@@ -1,5 +1,5 @@
 /* handle_session.c — token.refresh, session.list, session.revoke, logout and
- * logout.all over the socket (PROTOCOL.md §4–5). The decisions are
+ * logout.all over the socket (docs/protocol.md §4–5). The decisions are
  * sessions.c's; this file turns them into frames. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* handle_ticket.c — the PC's ticket.new / ticket.cancel and the phone's
- * ticket.scan / ticket.confirm / ticket.deny (PROTOCOL.md §3–4), plus the
+ * ticket.scan / ticket.confirm / ticket.deny (docs/protocol.md §3–4), plus the
  * pushes for every ticket transition. The state machine itself is
  * tickets.c's. */
 #include <stdlib.h>
@@ -33,8 +33,8 @@ static void pc_changed(uint64_t pc_conn)
 }
 
 /* Drawing a QR code costs ~40 µs for a login URL and more for a long one: at
- * the edge of DESIGN.md rule 1's 50 µs, on the broker's busiest thread. It is
- * drawn on the worker pool, already quoted as a JSON string (escaping it byte
+ * the edge of rule 1's 50 µs (docs/architecture.md), on the broker's busiest
+ * thread. It is drawn on the worker pool, already quoted as a JSON string (escaping it byte
  * by byte was ~7 % of the loop's time at full load), and the `ticket` message
  * — reply or rotation push — is sent when it is ready. The SVG goes straight into the message and
  * is freed: no copy is kept per waiting PC. */

@@ -4,7 +4,7 @@
  * HTTP_WRITEABLE: headers in one callback, body in the next (one lws_write per
  * WRITEABLE). Requests that need a worker or the store (/api/me, /api/token)
  * hold a request id, never the wsi: a table maps live ids to their state, and
- * a result for an id that closed meanwhile is dropped (DESIGN.md rule 3). */
+ * a result for an id that closed meanwhile is dropped (docs/architecture.md, rule 3). */
 #include "http_api.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* http_api.h — the HTTP endpoints that are not static files (PROTOCOL.md §1):
+/* http_api.h — the HTTP endpoints that are not static files (docs/protocol.md §1):
  * /healthz, /metrics, /.well-known/jwks.json, /api/me, /api/token. */
 #ifndef QRLOGIN_HTTP_API_H
 #define QRLOGIN_HTTP_API_H

@@ -1,8 +1,8 @@
 /* hub.h — who is connected: WebSocket connections by id, and the sockets
- * attached to each session. Only this file changes those maps (DESIGN.md
- * rule 6). Everything that outlives one callback refers to a connection by
- * its 64-bit id and looks it up here; a missing id means the socket is gone
- * and the result is dropped (rule 3).
+ * attached to each session. Only this file changes those maps
+ * (docs/architecture.md, rule 6). Everything that outlives one callback refers
+ * to a connection by its 64-bit id and looks it up here; a missing id means the
+ * socket is gone and the result is dropped (rule 3).
  *
  * Sending: hub_send() queues a message on the connection and asks lws for a
  * WRITEABLE callback; ws_conn.c writes one message per callback (rule 4). The
@@ -44,9 +44,9 @@ struct out_msg {
     char buf[];   /* LWS_PRE headroom, then payload */
 };
 
-/* One per socket, so kept small (DESIGN.md's memory budget): strings that
- * many sockets share live once (strpool.h, and the per-session entries) and
- * the fields point at them. */
+/* One per socket, so kept small (docs/architecture.md, "Performance budget"):
+ * strings that many sockets share live once (strpool.h, and the per-session
+ * entries) and the fields point at them. */
 struct conn {
     uint64_t id;
     struct lws *wsi;
@@ -155,10 +155,10 @@ void hub_housekeep(int64_t now_ms, int64_t heartbeat_s);
 
 /* After c gained or lost a ticket, an identity or a session: recomputes its
  * kind (for the connections gauge) and starts its idle clock when it has none
- * of the three (PROTOCOL.md §6), or stops it. */
+ * of the three (docs/protocol.md §6), or stops it. */
 void hub_conn_changed(struct conn *c);
 
-/* Open WebSocket connections from one client IP (PROTOCOL.md §6). A conn is
+/* Open WebSocket connections from one client IP (docs/protocol.md §6). A conn is
  * counted from hub_set_ip until it is freed. */
 int hub_ip_count(const char *ip);
 void hub_set_ip(struct conn *c, const char *ip);

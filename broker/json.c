@@ -2,9 +2,9 @@
  *
  * jsmn is a tokenizer, not a validator: even with JSMN_STRICT it accepts
  * `[1,]`, `{} {}`, `trueX`, `01`, raw control characters and duplicate keys
- * (LWS-NOTES.md §10). Every document from the network therefore first goes
- * through validate_doc(), a small recursive-descent RFC 8259 checker, and only
- * text that passes is handed to jsmn for token positions.
+ * (docs/architecture.md, L4). Every document from the network therefore first
+ * goes through validate_doc(), a small recursive-descent RFC 8259 checker, and
+ * only text that passes is handed to jsmn for token positions.
  *
  * Semantics chosen (see also json.h):
  *  - json_get_int: a number with '.', 'e' or 'E' is JSON_WRONG_TYPE even if

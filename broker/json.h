@@ -2,8 +2,8 @@
  *
  * Reading: json_parse() first validates the whole text against RFC 8259
  * grammar (jsmn alone accepts `[1,]`, `{} {}`, `trueX`, `01`, raw control
- * characters; LWS-NOTES.md §10), then tokenizes with jsmn. It rejects: a
- * top-level value that is not an object, trailing bytes other than whitespace,
+ * characters; docs/architecture.md, L4), then tokenizes with jsmn. It rejects:
+ * a top-level value that is not an object, trailing bytes other than whitespace,
  * nesting deeper than JSON_MAX_DEPTH, more than JSON_MAX_TOKENS tokens,
  * duplicate keys in any object, invalid UTF-8, and lone surrogate escapes.
  * Strings are unescaped on access. */

@@ -1,7 +1,7 @@
 /* jwt.h — JWS compact serialization for the two algorithms the broker uses.
  *
- * Crypto hygiene (DESIGN.md rule 7): the algorithm and key come from the
- * keyring by `kid`, never from the token header; `alg` and `typ` are compared
+ * Crypto hygiene (docs/architecture.md, rule 7): the algorithm and key come
+ * from the keyring by `kid`, never from the token header; `alg` and `typ` are compared
  * exactly; "none" and every other alg are refused; HMAC is compared in constant
  * time; an ES256 signature must be exactly 64 bytes (raw R||S) with
  * 1 <= r,s < n; every buffer is bounded. */

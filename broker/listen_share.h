@@ -2,9 +2,9 @@
  * port (--workers N).
  *
  * lws 4.1.6 never sets SO_REUSEPORT on its listener when built with
- * LWS_MAX_SMP=1 (LWS-NOTES.md §6), so a second process gets EADDRINUSE. Here
- * each process opens its own socket with SO_REUSEPORT (the kernel spreads
- * new connections over the processes), lws watches it as a raw file on the
+ * LWS_MAX_SMP=1 (docs/architecture.md, L1), so a second process gets
+ * EADDRINUSE. Here each process opens its own socket with SO_REUSEPORT (the
+ * kernel spreads new connections over the processes), lws watches it as a raw file on the
  * vhost, and every accepted connection is handed to lws_adopt_socket_vhost:
  * from then on HTTP, the WebSocket upgrade, TLS and the mounts work exactly
  * as for lws's own listener. The vhost itself is created with

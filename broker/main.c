@@ -1,6 +1,6 @@
 /* main.c — the qrlogin-broker command: serve (the daemon; also what a bare
  * `qrlogin-broker` does), useradd NAME (password from stdin or a prompt),
- * keygen (a new ES256 signing key becomes current). PROTOCOL.md §8. */
+ * keygen (a new ES256 signing key becomes current). docs/protocol.md §8. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* qr.c — text → QR code → SVG (see qr.h, LWS-NOTES.md §11).
+/* qr.c — text → QR code → SVG (see qr.h; docs/architecture.md, L5).
  *
  * The SVG is one <path> in module units: each horizontal run of dark modules
  * is a line one module thick (a stroke of width 1 along the middle of its

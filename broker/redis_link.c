@@ -1,6 +1,6 @@
 /* redis_link.c — see redis_link.h.
  *
- * Glue (LWS-NOTES §7, option A): hiredis owns the socket, lws polls a dup()
+ * Glue (docs/architecture.md, L2): hiredis owns the socket, lws polls a dup()
  * of it adopted as a raw file. POLLIN stays armed for good, so the only hooks
  * that do anything are addWrite (ask lws for one POLLOUT) and cleanup (hiredis
  * is about to close its fd: let go of the wsi).

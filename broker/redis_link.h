@@ -1,5 +1,5 @@
 /* redis_link.h — one hiredis asynchronous connection that lives inside the
- * lws event loop (LWS-NOTES.md §7, option A) and keeps itself connected.
+ * lws event loop (docs/architecture.md, L2) and keeps itself connected.
  *
  * hiredis owns the socket; lws watches a dup() of it, adopted as a raw file
  * on our vhost, and hands readiness back to hiredis. Nothing here ever blocks

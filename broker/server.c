@@ -210,7 +210,7 @@ static struct lws_context *create_context(void)
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     /* Several processes on one port: lws cannot share its listener in this
-     * build (LWS-NOTES §6), so each worker process opens its own
+     * build (docs/architecture.md, L1), so each worker process opens its own
      * SO_REUSEPORT socket (server_run) and lws listens on nothing. One
      * process keeps lws's own listener, which every test exercises. */
     info.port = broker.cfg.workers > 1 ? CONTEXT_PORT_NO_LISTEN_SERVER : broker.cfg.listen_port;
@@ -227,7 +227,7 @@ static struct lws_context *create_context(void)
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = broker.cfg.tls_cert;
         info.ssl_private_key_filepath = broker.cfg.tls_key;
-        info.alpn = "http/1.1"; /* keep WebSockets off h2 (LWS-NOTES §12.2) */
+        info.alpn = "http/1.1"; /* keep WebSockets off h2 (docs/architecture.md, L6) */
     }
     info.timeout_secs = 30;
     return event_loop_create_context(broker.cfg.event_loop, &info);

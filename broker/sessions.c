@@ -39,7 +39,7 @@ static void sign_done(struct work *w)
 
 void sessions__sign_submit(struct sign_job *j)
 {
-    if (broker.cfg.access_alg == JWT_HS256) { /* within DESIGN.md rule 1's 50 µs */
+    if (broker.cfg.access_alg == JWT_HS256) { /* within rule 1's 50 µs (docs/architecture.md) */
         j->work.run(&j->work);
         j->work.done(&j->work);
         return;

@@ -1,5 +1,5 @@
-/* sessions.h — sessions and their token pairs (PROTOCOL.md §5). Only this
- * file changes session records (DESIGN.md rule 6).
+/* sessions.h — sessions and their token pairs (docs/protocol.md §5). Only this
+ * file changes session records (docs/architecture.md, rule 6).
  *
  * Every call completes through its callback, on the loop thread, after any
  * worker (signing) or store step. `arg` is the caller's; it is passed back
@@ -35,7 +35,7 @@ typedef void (*sessions_issue_cb)(void *arg, enum api_err err, const struct issu
 void sessions_create(const struct user_rec *u, const char *kind, const char *ip,
                      const char *user_agent, sessions_issue_cb cb, void *arg);
 
-/* The refresh decision table of PROTOCOL.md §5, in its order. */
+/* The refresh decision table of docs/protocol.md §5, in its order. */
 void sessions_refresh(const char *token, size_t len, sessions_issue_cb cb, void *arg);
 
 /* An access token that is valid, of a live session, at the user's current

@@ -1,4 +1,4 @@
-/* sessions_refresh.c — the refresh decision table of PROTOCOL.md §5 (part of
+/* sessions_refresh.c — the refresh decision table of docs/protocol.md §5 (part of
  * the sessions module, sessions.h).
  *
  * Atomicity. A rotation reads the session, decides, and commits the new

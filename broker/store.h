@@ -1,4 +1,5 @@
-/* store.h — the asynchronous persistence interface (DESIGN.md rule 2).
+/* store.h — the asynchronous persistence interface (docs/architecture.md,
+ * rule 2).
  *
  * Every call takes a completion callback. The SQLite backend completes inline
  * (the callback runs before the call returns) — except its writes while group

@@ -757,8 +757,8 @@ static size_t rs__audit_encode(const struct audit_rec *a, char *out, size_t cap)
     return len;
 }
 
-/* Only the first 6 characters of a ticket are ever stored (DESIGN.md rule 8),
- * whatever the caller put in the field. at == 0 means "now". */
+/* Only the first 6 characters of a ticket are ever stored (docs/architecture.md,
+ * rule 8), whatever the caller put in the field. at == 0 means "now". */
 static void rs__audit_add(struct store *st, const struct audit_rec *in, store_done_cb cb,
                           void *arg)
 {

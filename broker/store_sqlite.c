@@ -758,8 +758,8 @@ static void sq__session_revoke_user(struct store *st, int64_t user_id, enum sess
 
 /* ---- audit -------------------------------------------------------------- */
 
-/* Only the first 6 characters of a ticket are ever stored (DESIGN.md rule 8),
- * whatever the caller put in the field. at == 0 means "now". */
+/* Only the first 6 characters of a ticket are ever stored (docs/architecture.md,
+ * rule 8), whatever the caller put in the field. at == 0 means "now". */
 static void sq__audit_add(struct store *st, const struct audit_rec *a, store_done_cb cb,
                           void *arg)
 {

@@ -2,8 +2,8 @@
  *
  * Thousands of PC sockets come from a handful of addresses and browser
  * builds: each socket holding its own copy of its address and User-Agent
- * cost more than its ticket (DESIGN.md's memory budget). A pool hands out
- * one copy per distinct string with a count of holders; the count of an
+ * cost more than its ticket (docs/architecture.md, "Performance budget"). A
+ * pool hands out one copy per distinct string with a count of holders; the count of an
  * address is also the per-IP connection limit's number.
  *
  * User-Agents are chosen by clients, so the pool's hash is keyed with a

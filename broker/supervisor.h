@@ -3,8 +3,8 @@
  * running.
  *
  * The parent holds no lws context, no threads, no store and no DRBG: every
- * child builds all of that itself after fork (LWS-NOTES.md §6: contexts are
- * made after fork; a DRBG state copied into two children would give both the
+ * child builds all of that itself after fork (docs/architecture.md, L1:
+ * contexts are made after fork; a DRBG state copied into two children would give both the
  * same "random" tickets and jtis). The parent only forwards signals, restarts
  * a child that dies, and reports.
  *

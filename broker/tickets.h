@@ -1,5 +1,5 @@
-/* tickets.h — the QR login state machine (PROTOCOL.md §3–4). Only this file
- * changes tickets (DESIGN.md rule 6).
+/* tickets.h — the QR login state machine (docs/protocol.md §3–4). Only this file
+ * changes tickets (docs/architecture.md, rule 6).
  *
  *   ticket.new ──► PENDING ──scan──► SCANNED ──confirm──► (gone: login)
  *                   │  ▲              │ └──deny / wrong code──► (gone: denied)
@@ -28,7 +28,7 @@
 
 enum ticket_state { TICKET_PENDING, TICKET_SCANNED };
 
-/* Who scanned a ticket (PROTOCOL.md §4): set by the first scan. */
+/* Who scanned a ticket (docs/protocol.md §4): set by the first scan. */
 struct ticket_scanner {
     int64_t user_id;
     uint64_t phone_conn; /* the latest socket of that user: it hears a cancel */
@@ -36,9 +36,9 @@ struct ticket_scanner {
     char phone_sid[SID_MAX];
 };
 
-/* Kept small: one waits beside every PC socket showing a code (DESIGN.md's
- * memory budget), so what only a scanned ticket needs is allocated at the
- * scan, and the PC's address and agent are not copied: they are its
+/* Kept small: one waits beside every PC socket showing a code
+ * (docs/architecture.md, "Performance budget"), so what only a scanned ticket
+ * needs is allocated at the scan, and the PC's address and agent are not copied: they are its
  * connection's, which outlives the ticket (closing it cancels the ticket). */
 struct ticket {
     char id[TICKET_LEN + 1];

@@ -1,4 +1,4 @@
-/* tokens.h — the claims of our two JWTs (PROTOCOL.md §5): building and
+/* tokens.h — the claims of our two JWTs (docs/protocol.md §5): building and
  * signing them (worker threads), and checking them back into structs.
  *
  * Access:  {"alg":"ES256"|"HS256","typ":"at+jwt","kid"} with iss, sub, aud,

@@ -1,5 +1,6 @@
 /* workers.h — a small pthread pool for CPU work (ES256 signing and
- * verification, PBKDF2), so the event loop never blocks (DESIGN.md rule 1).
+ * verification, PBKDF2), so the event loop never blocks (docs/architecture.md,
+ * rule 1).
  *
  * A job embeds `struct work`. run() executes on a worker thread and must touch
  * nothing owned by the loop (no lws calls, no hub/tickets/sessions state);

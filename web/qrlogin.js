@@ -1,7 +1,7 @@
 // qrlogin.js — the shared client of the qrlogin pages: one WebSocket wrapper
 // (QrSocket) and one token store per role (TokenStore), plus window.qrlogin.
 //
-// Wire contract: /work/shared/PROTOCOL.md (protocol v1). Behaviour and
+// Wire contract: docs/protocol.md (protocol v1). Behaviour and
 // storage keys are described in docs/web.md.
 
 const SUBPROTOCOL = 'qrlogin.v1';

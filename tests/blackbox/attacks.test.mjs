@@ -1,4 +1,4 @@
-// Hardening (PROTOCOL.md §2, §5, §6: "Nothing a client sends may crash the broker, leak
+// Hardening (docs/protocol.md §2, §5, §6: "Nothing a client sends may crash the broker, leak
 // memory, or change another user's state"): slow readers, half-open handshakes, garbage on
 // the port, invalid WebSocket frames, hand-made token forgeries, and one user poking at
 // another user's state.

@@ -1,4 +1,4 @@
-// PROTOCOL.md §4 auth.password / auth.token and §6's password-failure limit.
+// docs/protocol.md §4 auth.password / auth.token and §6's password-failure limit.
 import {
   test, before, after, assert, startBroker, stopAll, connect, phoneLogin, pcTicket,
   verifyAccess, decodeJwt, decodeHeader, tamper, forge, assertFreshLifetime,

@@ -1,4 +1,4 @@
-// PROTOCOL.md §8: the command line (bad values, --help, useradd, keygen, env, --access-alg).
+// docs/protocol.md §8: the command line (bad values, --help, useradd, keygen, env, --access-alg).
 import {
   test, after, assert, startBroker, stopAll, runCli, makeDataDir, freePort, addUser, PBKDF2,
   connect, phoneLogin, jwks, BROKER, apiMe, decodeHeader, decodeJwt, verifyAccess, pcTicket, qrLogin,

@@ -1,5 +1,5 @@
 // Cluster mode (docs/cluster.md): several broker nodes on one Redis. Every behaviour of
-// PROTOCOL.md must hold when the PC and the phone sit on different nodes; a refresh may land
+// docs/protocol.md must hold when the PC and the phone sit on different nodes; a refresh may land
 // on any node; revocations reach sockets wherever they are; nodes and Redis may die.
 //
 // A real redis-server (AOF on) on a free loopback port, and real broker processes that share
@@ -128,7 +128,7 @@ describe('two nodes on one Redis', () => {
     const [ha, hb] = [await health(A), await health(B)];
     assert.equal(ha.status, 200);
     assert.equal(hb.status, 200);
-    assert.deepEqual(ha.body, { status: 'ok' }, 'the body PROTOCOL.md §1 gives');
+    assert.deepEqual(ha.body, { status: 'ok' }, 'the body docs/protocol.md §1 gives');
     assert.match(ha.node, /^[0-9a-f]{6}$/, 'x-qrlogin-node names the node');
     assert.notEqual(ha.node, hb.node, 'two nodes, two node ids');
     assert.deepEqual(await jwks(A), await jwks(B));

@@ -1,4 +1,4 @@
-// PROTOCOL.md §2 (frames) and the WebSocket handshake rules of §1 and §6 (subprotocol,
+// docs/protocol.md §2 (frames) and the WebSocket handshake rules of §1 and §6 (subprotocol,
 // no extension).
 import {
   test, describe, before, after, assert, startBroker, stopAll, connect, assertHello, TICKET_RE,

@@ -1,6 +1,6 @@
 // Black-box harness for qrlogin-broker.
 //
-// Everything here is written against /work/shared/PROTOCOL.md (the wire contract) only: the
+// Everything here is written against docs/protocol.md (the wire contract) only: the
 // broker is started as a real process on a free loopback port with a throw-away data dir and
 // driven over real HTTP and WebSockets (the `ws` package, a client that is not ours).
 //

@@ -1,4 +1,4 @@
-// PROTOCOL.md §1: the HTTP endpoints (pages, JWKS, /api/me, /healthz, /metrics).
+// docs/protocol.md §1: the HTTP endpoints (pages, JWKS, /api/me, /healthz, /metrics).
 import {
   test, describe, before, after, assert, startBroker, stopAll, get, getJson, apiMe, jwks,
   phoneLogin, verifyAccess, decodeJwt, decodeHeader, tamper, forge, assertBearer401,

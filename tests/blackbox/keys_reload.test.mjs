@@ -1,5 +1,5 @@
 // Signing keys picked up without a restart: `keygen` against a running broker's keys dir
-// (every node of a cluster shares it, PROTOCOL.md §8) reaches the broker at once on SIGHUP,
+// (every node of a cluster shares it, docs/protocol.md §8) reaches the broker at once on SIGHUP,
 // and without any signal through its watch on the directory. Either way the JWKS gains the
 // new kid, the next access token is signed with it and verifies against the served JWKS,
 // and tokens signed before keep working.

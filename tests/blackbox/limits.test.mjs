@@ -1,4 +1,4 @@
-// PROTOCOL.md §6: limits and bad input (message size, message rate, sockets per IP, Origin,
+// docs/protocol.md §6: limits and bad input (message size, message rate, sockets per IP, Origin,
 // idle sockets, heartbeat). The default broker of this file uses the default limits.
 import {
   test, before, after, assert, startBroker, stopAll, connect, openSocket, pcTicket, sleep,

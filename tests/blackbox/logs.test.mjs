@@ -1,5 +1,6 @@
-// DESIGN.md rule 8: logs never hold a token, a password or a full ticket — checked on the
-// broker's own stderr at --log-level debug after driving every secret-bearing path.
+// docs/architecture.md, rule 8: logs never hold a token, a password or a full ticket —
+// checked on the broker's own stderr at --log-level debug after driving every secret-bearing
+// path.
 import {
   test, before, after, assert, startBroker, stopAll, connect, phoneLogin, qrLogin, pcTicket,
   postToken, apiMe, sleep,

@@ -1,6 +1,6 @@
-// Behind a real reverse proxy (nginx): PROTOCOL.md §1 (the WebSocket upgrade through a proxy),
-// §3/§4 ticket.info.pc.ip, and §8 --trusted-proxy: X-Forwarded-For is believed only from the
-// proxies named there, and only as far as they vouch for it.
+// Behind a real reverse proxy (nginx): docs/protocol.md §1 (the WebSocket upgrade through a
+// proxy), §3/§4 ticket.info.pc.ip, and §8 --trusted-proxy: X-Forwarded-For is believed only
+// from the proxies named there, and only as far as they vouch for it.
 //
 // Addresses (all loopback, Linux routes the whole 127/8 to lo):
 //   127.0.0.1  test clients (the PC, the phone), and whoever forges headers

@@ -1,4 +1,4 @@
-// PROTOCOL.md §5: refresh-token rotation, the decision table, lifetimes, POST /api/token.
+// docs/protocol.md §5: refresh-token rotation, the decision table, lifetimes, POST /api/token.
 import {
   test, describe, before, after, assert, startBroker, stopAll, connect, phoneLogin, verifyAccess,
   decodeJwt, decodeHeader, tamper, forge, postToken, sleep, sleepUntilSec, apiMe,

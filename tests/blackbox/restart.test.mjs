@@ -1,4 +1,4 @@
-// PROTOCOL.md §7 (what lasts across a restart) and §8's SIGTERM/SIGINT behaviour.
+// docs/protocol.md §7 (what lasts across a restart) and §8's SIGTERM/SIGINT behaviour.
 import {
   test, after, assert, startBroker, stopAll, connect, phoneLogin, pcTicket, qrLogin, jwks, apiMe,
   assertBearer401, verifyAccess, decodeJwt, sleep,

@@ -1,4 +1,4 @@
-// PROTOCOL.md §4 session.* / logout.all and §5 sockets and sessions (attach, logout,
+// docs/protocol.md §4 session.* / logout.all and §5 sockets and sessions (attach, logout,
 // session.revoked pushes).
 import {
   test, before, after, assert, startBroker, stopAll, connect, phoneLogin, qrLogin, apiMe,

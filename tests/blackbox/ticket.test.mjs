@@ -1,4 +1,4 @@
-// PROTOCOL.md §3 and §4: the QR ticket life cycle, seen from the PC and from the phone.
+// docs/protocol.md §3 and §4: the QR ticket life cycle, seen from the PC and from the phone.
 import {
   test, describe, before, after, assert, startBroker, stopAll, connect, pcTicket, phoneLogin,
   verifyAccess, jwks, decodeJwt, decodeHeader, apiMe, sleep, TICKET_RE, PC_UA,

@@ -1,7 +1,7 @@
-// PROTOCOL.md §1 "plain HTTP or TLS" and §8 --tls-cert/--tls-key: the same API over HTTPS/WSS,
-// with the certificates a person makes with certs/make-dev-certs.sh (a local CA and a server
-// certificate signed by it). Every client here verifies the chain against that CA: nothing
-// disables certificate checks.
+// docs/protocol.md §1 "plain HTTP or TLS" and §8 --tls-cert/--tls-key: the same API over
+// HTTPS/WSS, with the certificates a person makes with certs/make-dev-certs.sh (a local CA and
+// a server certificate signed by it). Every client here verifies the chain against that CA:
+// nothing disables certificate checks.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';

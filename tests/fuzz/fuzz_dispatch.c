@@ -57,7 +57,7 @@
 
 
 #define MAX_MESSAGES 8
-#define MSG_MAX 4096 /* PROTOCOL.md §6: bigger frames never reach the dispatcher */
+#define MSG_MAX 4096 /* docs/protocol.md §6: bigger frames never reach the dispatcher */
 
 static const char fuzz_user[] = "fuzz";
 static const char fuzz_password[] = "fuzz-password";

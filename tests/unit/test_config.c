@@ -1,4 +1,4 @@
-/* test_config.c — the option table against PROTOCOL.md §8: defaults, the
+/* test_config.c — the option table against docs/protocol.md §8: defaults, the
  * default < environment < command line order, strict value parsing, the
  * derived values, and the trusted-proxy matcher. */
 #include <setjmp.h>

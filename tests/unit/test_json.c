@@ -1,4 +1,4 @@
-/* test_json.c — strict reader (every jsmn leniency of LWS-NOTES §10 must be
+/* test_json.c — strict reader (every jsmn leniency of docs/architecture.md, L4, must be
  * rejected), accessors, and the jw_* writer. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* test_jwt.c — RFC 7515 vectors, round trips, and every bad-input class the
- * verifier must refuse (DESIGN.md rule 7). Also the rng module it relies on. */
+ * verifier must refuse (docs/architecture.md, rule 7). Also the rng module it relies on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -49,7 +49,7 @@ static int verify(const char *pw, const char *encoded)
 /* The primitive the module is built on, with the parameters it uses
  * (mbedtls_md_setup(..., hmac = 1)): PBKDF2-HMAC-SHA256("password", "salt", 1),
  * first 32 bytes = 120fb6cf… (the widely published SHA-256 companion of the
- * RFC 6070 vectors; also LWS-NOTES §9). */
+ * RFC 6070 vectors; also docs/architecture.md, L8). */
 static void test_pbkdf2_primitive_vector(void **state)
 {
     (void)state;

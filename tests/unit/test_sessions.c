@@ -1,5 +1,5 @@
 /* test_sessions.c — sessions.c against the refresh decision table of
- * PROTOCOL.md §5, on a fake clock, with a real SQLite store in a temp
+ * docs/protocol.md §5, on a fake clock, with a real SQLite store in a temp
  * directory, real keys (ES256 access, HS256 refresh) and the worker pool
  * running inline (workers_start(0)). No sockets: revocation pushes go to a
  * hub with no connections. */

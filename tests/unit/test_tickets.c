@@ -1,4 +1,4 @@
-/* test_tickets.c — the QR ticket state machine (tickets.c, PROTOCOL.md §3–4)
+/* test_tickets.c — the QR ticket state machine (tickets.c, docs/protocol.md §3–4)
  * on a fake clock: no sockets, no sleeping. A listener records every event
  * (with a copy of what the ticket looked like at that moment) so each test
  * can check exactly which transitions happened. */

@@ -1,6 +1,6 @@
 // full-flow.mjs — the client half of tests/valgrind/full-flow.sh: drives one broker (already
 // started under valgrind by the shell script) through a full flow over real WebSockets,
-// written against /work/shared/PROTOCOL.md only. Every wait is generous: the broker runs
+// written against docs/protocol.md only. Every wait is generous: the broker runs
 // ~50x slower under memcheck. Exits 0 when every step behaved, 1 with a message otherwise.
 // Some sockets are deliberately left open (with a live ticket, or signed in) so that the
 // broker's SIGTERM shutdown has connections, tickets and sessions to clean up.
@@ -253,7 +253,7 @@ async function main() {
   await sleep(500); // let the broker notice the terminated sockets
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
   // pc, pc2, pc3, pc6, phone, phone3 stay open. FLOW-OK tells the shell to send SIGTERM;
-  // then every one of them must be closed by the broker with 1001 (PROTOCOL.md §8).
+  // then every one of them must be closed by the broker with 1001 (docs/protocol.md §8).
   const open = [pc, pc2, pc3, pc6, phone, phone3];
   const closes = open.map((c) => c.waitClose());
   for (const p of closes) p.catch(() => {}); // judged below, after the wait

@@ -323,7 +323,11 @@ static void housekeep_one(struct conn *c, int64_t now, int64_t hb_ms)
     }
     if (!hb_ms)
         return;
-    if (now - c->last_pong_at >= 2 * hb_ms) {
+    /* Dropped only with a ping outstanding: checks come about once a
+     * second, so with a short heartbeat the check before the ping was due
+     * and the one after two heartbeats can be neighbours, and a peer never
+     * pinged must not be dropped for not answering. */
+    if (c->last_ping_at > c->last_pong_at && now - c->last_pong_at >= 2 * hb_ms) {
         /* A peer that does not answer pings will not read a close frame
          * either: drop the connection. */
         log_debug("conn %llu: no pong in two heartbeats, dropping", (unsigned long long)c->id);

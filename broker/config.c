@@ -55,6 +55,7 @@ enum opt_type {
     T_ENUM,    /* int, from a choice list */
     T_ORIGINS, /* repeatable → allowed_origins[] */
     T_CIDRS,   /* repeatable → trusted_proxies[] */
+    T_TRUST,   /* repeatable → trust_issuers[] (env: ';'-separated) */
 };
 
 struct choice {
@@ -80,6 +81,7 @@ static const struct choice alg_choices[] = {
 static const struct choice level_choices[] = {
     {"error", QLOG_ERROR}, {"warn", QLOG_WARN}, {"info", QLOG_INFO},
     {"debug", QLOG_DEBUG}, {NULL, 0}};
+static const struct choice onoff_choices[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
 static const struct choice loop_choices[] = {
     {"auto", EVENT_LOOP_AUTO}, {"poll", EVENT_LOOP_POLL}, {"libuv", EVENT_LOOP_LIBUV},
     {"libev", EVENT_LOOP_LIBEV}, {NULL, 0}};
@@ -155,6 +157,14 @@ static const struct opt opts[] = {
           "PBKDF2-HMAC-SHA256 iterations for new password hashes", pbkdf2_iterations),
     {"demo", T_FLAG, NULL, NULL, "off", 0, 0, FIELD(demo), NULL,
      "create user demo / password demo if missing, and say so"},
+    {"trust-issuer", T_TRUST, "'ISSUER jwks=URL aud=AUD [alg=..] [sub=..] [name=..]'", NULL,
+     "none", 0, 0, NOFIELD, NULL,
+     "identity provider whose JWTs sign phones in (auth.external; repeatable; env: "
+     "';'-separated; see docs/federation.md)"},
+    {"trust-ca", T_PATH, "FILE", NULL, "the system's CA store", 0, 0, FIELD(trust_ca), NULL,
+     "PEM CA bundle that https:// JWKS endpoints of --trust-issuer must chain to"},
+    {"passwords", T_ENUM, "on|off", "on", NULL, 0, 0, FIELD(passwords), onoff_choices,
+     "off: auth.password and useradd are refused (users come only from --trust-issuer)"},
     {"log-level", T_ENUM, "error|warn|info|debug", "info", NULL, 0, 0, FIELD(log_level),
      level_choices, "least severe level that is logged"},
 };
@@ -549,6 +559,8 @@ static const char *expected_text(const struct opt *o, char *buf, size_t bufsz)
         return "origins like https://host[:port] (no path)";
     case T_CIDRS:
         return "IPv4 or IPv6 addresses or CIDRs like 10.0.0.0/8 or fd00::/8";
+    case T_TRUST:
+        return "'ISSUER jwks=URL aud=AUDIENCE [alg=ES256,RS256] [sub=CLAIM] [name=CLAIM]'";
     }
     return "a valid value";
 }
@@ -724,8 +736,43 @@ static int set_list(struct config *c, const struct opt *o, const char *v, const 
     return 0;
 }
 
+/* One --trust-issuer per occurrence; the environment holds several
+ * separated by ';' (a blank-separated spec cannot use blanks between specs). */
+static int set_trust(struct config *c, const char *v, const char *who, char *err, size_t errsz)
+{
+    int items = 0;
+    const char *p = v;
+    while (*p) {
+        size_t n = strcspn(p, ";");
+        char spec[TRUST_ISSUER_MAX + TRUST_URL_MAX + TRUST_AUD_MAX + 2 * TRUST_CLAIM_MAX + 64];
+        if (n >= sizeof spec)
+            return fail(err, errsz, who, "a trusted issuer's spec is too long");
+        memcpy(spec, p, n);
+        spec[n] = '\0';
+        p += n + (p[n] == ';');
+        if (!spec[strspn(spec, " \t\r\n")])
+            continue; /* "a;;b" or a trailing ';' */
+        if (c->n_trust_issuers >= CONFIG_MAX_TRUST)
+            return fail(err, errsz, who, "at most %d values allowed", CONFIG_MAX_TRUST);
+        char why[200];
+        if (trust_issuer_parse(spec, &c->trust_issuers[c->n_trust_issuers], why, sizeof why))
+            return fail(err, errsz, who, "%s", why);
+        for (int i = 0; i < c->n_trust_issuers; i++)
+            if (!strcmp(c->trust_issuers[i].issuer, c->trust_issuers[c->n_trust_issuers].issuer))
+                return fail(err, errsz, who, "an issuer is trusted twice");
+        c->n_trust_issuers++;
+        items++;
+    }
+    if (items == 0)
+        return fail_value(err, errsz, who, expected_text(&(struct opt){.type = T_TRUST}, NULL, 0),
+                          v);
+    return 0;
+}
+
 static void list_clear(struct config *c, const struct opt *o)
 {
+    if (o->type == T_TRUST)
+        c->n_trust_issuers = 0;
     if (o->type == T_ORIGINS)
         c->n_allowed_origins = 0;
     else if (o->type == T_CIDRS)
@@ -774,6 +821,8 @@ static int opt_set(struct config *c, const struct opt *o, const char *v, const c
     case T_ORIGINS:
     case T_CIDRS:
         return set_list(c, o, v, who, err, errsz, expected);
+    case T_TRUST:
+        return set_trust(c, v, who, err, errsz);
     }
     return rc == 0 ? 0 : fail_value(err, errsz, who, expected, v);
 }
@@ -1044,6 +1093,8 @@ static void print_bounds(FILE *f, const struct opt *o)
         fprintf(f, "; at most %d", CONFIG_MAX_ORIGINS);
     else if (o->type == T_CIDRS)
         fprintf(f, "; at most %d", CONFIG_MAX_PROXIES);
+    else if (o->type == T_TRUST)
+        fprintf(f, "; at most %d", CONFIG_MAX_TRUST);
 }
 
 void config_print_help(FILE *f)

@@ -9,9 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trust_config.h"
+
 #define CONFIG_MAX_ORIGINS 16
 #define CONFIG_MAX_PROXIES 16
 #define CONFIG_PATH_MAX 512
+#define CONFIG_MAX_TRUST 8
 
 struct cidr {
     int family;         /* AF_INET or AF_INET6 */
@@ -57,6 +60,11 @@ struct config {
     int pbkdf2_iterations;        /* 600000 */
     bool demo;
     int log_level;                /* enum log_level */
+    /* federation (docs/federation.md) */
+    struct trust_issuer trust_issuers[CONFIG_MAX_TRUST]; /* --trust-issuer, repeatable */
+    int n_trust_issuers;
+    char trust_ca[CONFIG_PATH_MAX]; /* CA bundle for https JWKS; "" = the system's */
+    int passwords;                /* 1 (on, default) or 0: auth.password and useradd off */
 };
 
 enum config_rc { CONFIG_OK = 0, CONFIG_HELP = 1, CONFIG_BAD = 2 };

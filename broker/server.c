@@ -14,6 +14,7 @@
 #include "demo_user.h"
 #include "event_loop.h"
 #include "cluster.h"
+#include "federation.h"
 #include "http_api.h"
 #include "keys_watch.h"
 #include "hub.h"
@@ -322,6 +323,11 @@ int server_run(void)
         event_loop_destroy(broker.ctx);
         return 1;
     }
+    if (federation_start()) {
+        workers_stop();
+        event_loop_destroy(broker.ctx);
+        return 1;
+    }
 
     lws_sul_schedule(broker.ctx, 0, &housekeeping_sul, on_housekeeping, LWS_US_PER_SEC);
     lws_sul_schedule(broker.ctx, 0, &hub_sul, on_hub_slice, LWS_US_PER_SEC / HUB_SLICES);
@@ -373,6 +379,7 @@ int server_run(void)
     lws_sul_cancel(&hub_sul);
     lws_sul_cancel(&connect_sul);
     workers_stop();
+    federation_shutdown(); /* after the pool: no key parse or check is left */
     /* Back to inline completions; what the last turns (and the jobs
      * workers_stop finished) wrote is committed and answered now. */
     store_group_commit(broker.store, false);

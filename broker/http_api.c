@@ -342,6 +342,8 @@ static void post_token_exchange(struct lws *wsi, struct http_pss *p)
         respond_error(p, 400, "invalid_grant");
     } else {
         lws_get_peer_simple(wsi, ip, sizeof ip);
+        if (!strncmp(ip, "::ffff:", 7)) /* as the WebSocket side writes IPv4 */
+            memmove(ip, ip + 7, strlen(ip + 7) + 1);
         if (lws_hdr_copy(wsi, ua, sizeof ua, WSI_TOKEN_HTTP_USER_AGENT) < 0)
             ua[0] = '\0';
         wait_for_result(p);

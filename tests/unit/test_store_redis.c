@@ -530,6 +530,63 @@ static void test_binary_safe_values(void **state)
     res_free(&r);
 }
 
+/* ---- federated users (user_federated) ----------------------------------- */
+
+static enum store_rc t_user_federated(struct store *st, const char *iss, const char *sub,
+                                      const char *name, struct user_rec *out)
+{
+    struct res r = {0};
+    st->ops->user_federated(st, iss, sub, name, on_user, &r);
+    wait_once(&r);
+    assert_int_equal(r.rec_null, r.rc != STORE_OK);
+    if (out)
+        *out = r.user;
+    return r.rc;
+}
+
+static void test_user_federated(void **state)
+{
+    struct fixture *f = *state;
+    struct user_rec a, again, other, byid, byname;
+    int64_t local = new_user(f->st, "Alice"); /* a local user with the same display name */
+
+    assert_int_equal(t_user_federated(f->st, "https://idp.example", "u-1", "Alice", &a), STORE_OK);
+    assert_true(a.id > 0);
+    assert_int_not_equal(a.id, local);
+    assert_string_equal(a.name, "Alice");
+    assert_int_equal(a.token_version, 1);
+    /* the same identity is the same user; a changed name is taken */
+    assert_int_equal(t_user_federated(f->st, "https://idp.example", "u-1", "Alice B.", &again),
+                     STORE_OK);
+    assert_int_equal(again.id, a.id);
+    assert_string_equal(again.name, "Alice B.");
+    assert_int_equal(t_user_by_id(f->st, a.id, &byid), STORE_OK);
+    assert_string_equal(byid.name, "Alice B.");
+    /* the same subject at another issuer is someone else */
+    assert_int_equal(t_user_federated(f->st, "https://other.example", "u-1", "Alice", &other),
+                     STORE_OK);
+    assert_int_not_equal(other.id, a.id);
+    /* a password sign-in never finds a federated user by its display name */
+    assert_int_equal(t_user_by_name(f->st, "Alice B.", &byname), STORE_NOT_FOUND);
+    assert_int_equal(t_user_by_name(f->st, "Alice", &byname), STORE_OK);
+    assert_int_equal(byname.id, local);
+    /* token versions (logout.all) work as for local users */
+    int64_t v = 0;
+    assert_int_equal(t_bump(f->st, a.id, &v), STORE_OK);
+    assert_int_equal(v, 2);
+    assert_int_equal(t_user_federated(f->st, "https://idp.example", "u-1", "Alice B.", &again),
+                     STORE_OK);
+    assert_int_equal(again.token_version, 2);
+    /* bad input is refused, not cut */
+    char longsub[FED_SUBJECT_MAX + 2];
+    memset(longsub, 's', FED_SUBJECT_MAX + 1);
+    longsub[FED_SUBJECT_MAX + 1] = '\0';
+    assert_int_equal(t_user_federated(f->st, "", "u", "n", NULL), STORE_ERROR);
+    assert_int_equal(t_user_federated(f->st, "i", longsub, "n", NULL), STORE_ERROR);
+    assert_int_equal(t_user_federated(f->st, "i", "u", "", NULL), STORE_ERROR);
+    assert_true(f->st->ops->healthy(f->st));
+}
+
 static void test_not_found(void **state)
 {
     struct fixture *f = *state;
@@ -1611,6 +1668,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_user_roundtrip),
+        T(test_user_federated),
         T(test_user_conflict_and_bad_input),
         T(test_binary_safe_values),
         T(test_not_found),

@@ -6,14 +6,24 @@
  * wsi, so later callbacks of that wsi find nothing; the outcome is handed to
  * the caller from a zero-delay timer, so a connect that fails inside
  * lws_client_connect_via_info never calls back into a caller that is still
- * starting it. */
+ * starting it.
+ *
+ * lws 4.1.6 as Debian builds it has no asynchronous DNS: given a host name,
+ * lws_client_connect_via_info would block the loop in getaddrinfo(). So a
+ * name is resolved first on the worker pool, and lws is handed the address
+ * literal, with the name as Host (which is also what TLS checks the
+ * certificate against and sends as SNI). */
 #include "jwks_fetch.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
+#include "workers.h"
 
 struct jwks_fetch {
     struct lws *wsi;
@@ -26,8 +36,14 @@ struct jwks_fetch {
     size_t len;
     int64_t max_age;
     bool ended;
+    bool resolving;  /* a DNS job holds f: it frees f if f is dropped meanwhile */
+    bool dropped;
+    bool tls;
+    int port;
     const char *err; /* a static string */
     char host[256];
+    char host_header[264]; /* host, with :port unless it is the scheme's */
+    char address[INET6_ADDRSTRLEN];
     char path[512];
 };
 
@@ -78,6 +94,10 @@ static void free_fetch(struct jwks_fetch *f)
 {
     lws_sul_cancel(&f->timeout_sul);
     lws_sul_cancel(&f->deliver_sul);
+    if (f->resolving) {
+        f->dropped = true;
+        return;
+    }
     free(f->body);
     free(f);
 }
@@ -181,17 +201,94 @@ static int split_url(const char *url, bool *tls, char *host, size_t hostsz, int 
     return n < 0 || (size_t)n >= pathsz ? -1 : 0;
 }
 
+static void connect_now(struct jwks_fetch *f)
+{
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.context = fetch_ctx;
+    ci.vhost = fetch_vh;
+    ci.address = f->address;
+    ci.port = f->port;
+    ci.path = f->path;
+    ci.host = f->host_header;
+    ci.origin = f->host_header;
+    ci.method = "GET";
+    ci.ssl_connection = f->tls ? LCCSCF_USE_SSL : 0;
+    ci.alpn = "http/1.1";
+    ci.protocol = NULL;
+    ci.local_protocol_name = JWKS_FETCH_PROTOCOL;
+    ci.opaque_user_data = f;
+    ci.pwsi = &f->wsi;
+    if (!lws_client_connect_via_info(&ci)) {
+        /* lws may already have reported CONNECTION_ERROR (then f has ended);
+         * either way the wsi is gone. */
+        f->wsi = NULL;
+        end(f, "could not connect");
+    }
+}
+
+struct resolve_job {
+    struct work work;
+    struct jwks_fetch *f;
+    char host[256];
+    char address[INET6_ADDRSTRLEN];
+};
+
+/* Worker thread: touches only the job. IPv4 first, as most JWKS endpoints
+ * and every loopback test server listen there. */
+static void resolve_run(struct work *w)
+{
+    struct resolve_job *j = (struct resolve_job *)w;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(j->host, NULL, &hints, &res) || !res)
+        return;
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *a = res; a; a = a->ai_next)
+        if (a->ai_family == AF_INET) {
+            pick = a;
+            break;
+        }
+    const void *addr = pick->ai_family == AF_INET
+                           ? (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr
+                           : (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
+    if (!inet_ntop(pick->ai_family, addr, j->address, sizeof j->address))
+        j->address[0] = '\0';
+    freeaddrinfo(res);
+}
+
+static void resolve_done(struct work *w)
+{
+    struct resolve_job *j = (struct resolve_job *)w;
+    struct jwks_fetch *f = j->f;
+    f->resolving = false;
+    if (f->dropped) {
+        free_fetch(f);
+    } else if (!f->ended) {
+        if (!j->address[0]) {
+            end(f, "could not resolve the host name");
+        } else {
+            memcpy(f->address, j->address, sizeof f->address);
+            connect_now(f);
+        }
+    }
+    free(j);
+}
+
+static bool is_address_literal(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
 struct jwks_fetch *jwks_fetch_start(const char *url, size_t cap, int timeout_ms,
                                     jwks_fetch_cb cb, void *arg)
 {
-    bool tls;
-    int port;
     if (!fetch_vh)
         return NULL;
     struct jwks_fetch *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    if (split_url(url, &tls, f->host, sizeof f->host, &port, f->path, sizeof f->path)) {
+    if (split_url(url, &f->tls, f->host, sizeof f->host, &f->port, f->path, sizeof f->path)) {
         free(f);
         return NULL;
     }
@@ -199,31 +296,31 @@ struct jwks_fetch *jwks_fetch_start(const char *url, size_t cap, int timeout_ms,
     f->arg = arg;
     f->cap = cap;
     f->max_age = -1;
-
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof ci);
-    ci.context = fetch_ctx;
-    ci.vhost = fetch_vh;
-    ci.address = f->host;
-    ci.port = port;
-    ci.path = f->path;
-    ci.host = f->host;
-    ci.origin = f->host;
-    ci.method = "GET";
-    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
-    ci.alpn = "http/1.1";
-    ci.protocol = NULL;
-    ci.local_protocol_name = JWKS_FETCH_PROTOCOL;
-    ci.opaque_user_data = f;
-    ci.pwsi = &f->wsi;
+    bool v6 = strchr(f->host, ':') != NULL;
+    if (f->port == (f->tls ? 443 : 80))
+        snprintf(f->host_header, sizeof f->host_header, v6 ? "[%s]" : "%s", f->host);
+    else
+        snprintf(f->host_header, sizeof f->host_header, v6 ? "[%s]:%d" : "%s:%d", f->host,
+                 f->port);
+    /* One deadline for resolving, connecting and reading. */
     lws_sul_schedule(fetch_ctx, 0, &f->timeout_sul, on_timeout,
                      (lws_usec_t)timeout_ms * LWS_US_PER_MS);
-    if (!lws_client_connect_via_info(&ci)) {
-        /* lws may already have reported CONNECTION_ERROR (then f has ended);
-         * either way the wsi is gone. */
-        f->wsi = NULL;
-        end(f, "could not connect");
+    if (is_address_literal(f->host)) {
+        memcpy(f->address, f->host, strlen(f->host) + 1); /* a literal: it fits */
+        connect_now(f);
+        return f;
     }
+    struct resolve_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        end(f, "out of memory");
+        return f;
+    }
+    j->f = f;
+    snprintf(j->host, sizeof j->host, "%s", f->host);
+    j->work.run = resolve_run;
+    j->work.done = resolve_done;
+    f->resolving = true;
+    workers_submit(&j->work);
     return f;
 }
 

@@ -70,8 +70,9 @@ export class Idp {
 
   get jwksUrl() { return `${this.issuer}/jwks`; }
 
-  /** The --trust-issuer spec for this provider. */
-  spec(extra = '') { return `${this.issuer} jwks=${this.jwksUrl} aud=${AUDIENCE}${extra}`; }
+  /** The --trust-issuer spec for this provider. The JWKS URL names the host (the broker
+   * resolves it off its event loop); the issuer stays exactly what the tokens say. */
+  spec(extra = '') { return `${this.issuer} jwks=http://localhost:${this.port}/jwks aud=${AUDIENCE}${extra}`; }
 
   listen() {
     return new Promise((resolve, reject) => {

@@ -3,13 +3,20 @@
 // loopback — and confirms a PC login with it. Key rotation, a JWKS endpoint that goes down,
 // and every kind of bad token, each refused with the documented error and nothing else
 // changed. Runs against one broker, and (blackbox_cluster_protocol) against two nodes.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   test, describe, before, after, assert, startBroker, stopAll, connect, qrLogin, get, getJson,
   postToken, runCli, jose, decodeJwt, PHONE_UA, sleep,
 } from './harness.mjs';
 import { Idp, AUDIENCE, rsaKey, craft } from './idp.mjs';
 
+const MAKE_CERTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../certs/make-dev-certs.sh');
 const nodesOf = (b) => b.nodes || [b];
 
 async function metric(b, series) {
@@ -274,5 +281,60 @@ describe('federation: JWKS endpoints that misbehave', () => {
     await assertRefused(broker, await craft(key, claims('https://slow.example')), 'invalid_token', 'slow JWKS');
     const h = await jwksHealth(broker, 'https://slow.example');
     assert.ok(h.some((e) => /timed out/.test(e.error || '')), JSON.stringify(h));
+  });
+});
+
+describe('federation: a JWKS endpoint over HTTPS', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qrlogin-fed-tls-'));
+  const out = path.join(dir, 'dev');
+  let server;
+  let key;
+  let url;
+  let skip = false;
+  try {
+    execFileSync(MAKE_CERTS, [out], { stdio: 'pipe' });
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+    skip = 'openssl not found';
+  }
+
+  before(async () => {
+    if (skip) return;
+    key = await rsaKey('tls-key');
+    server = https.createServer({
+      cert: readFileSync(path.join(out, 'server.pem')),
+      key: readFileSync(path.join(out, 'server.key')),
+    }, (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=5' });
+      res.end(JSON.stringify({ keys: [key.pub] }));
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    url = `https://localhost:${server.address().port}/jwks`; // the name the certificate holds
+  });
+  after(async () => {
+    await stopAll();
+    if (server) { server.closeAllConnections(); server.close(); }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const token = () => craft(key, { iss: 'https://tls.example', sub: 'u-tls', aud: AUDIENCE, iat: now(), exp: now() + 300, name: 'Tls User' });
+
+  test('keys fetched over TLS verified against --trust-ca', { skip }, async () => {
+    const b = await startBroker({
+      args: ['--trust-issuer', `https://tls.example jwks=${url} aud=${AUDIENCE}`,
+        '--trust-ca', path.join(out, 'ca.pem')],
+    });
+    const { ws, auth } = await signIn(b, await token());
+    assert.equal(auth.user.name, 'Tls User');
+    ws.close();
+  });
+
+  test('without the CA the certificate is not trusted: no keys, invalid_token', { skip }, async () => {
+    const b = await startBroker({
+      args: ['--trust-issuer', `https://tls.example jwks=${url} aud=${AUDIENCE}`],
+    });
+    await assertRefused(b, await token(), 'invalid_token', 'untrusted TLS certificate');
+    const h = await jwksHealth(b, 'https://tls.example');
+    assert.ok(h.every((e) => e.keys === 0 && !e.ok), JSON.stringify(h));
   });
 });

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ext_keys.h"
+#include "jwks_fetch.h"
 #include "jwks_parse.h"
 #include "trust_config.h"
 
@@ -175,6 +176,22 @@ static void test_at_most_max_keys(void **state)
     jwks_keyset_unref(ks);
 }
 
+/* Cache-Control as a JWKS endpoint sends it (the cache bounds the value). */
+static void test_max_age(void **state)
+{
+    (void)state;
+    assert_int_equal(jwks_fetch_max_age("max-age=300"), 300);
+    assert_int_equal(jwks_fetch_max_age("public, max-age=86400, must-revalidate"), 86400);
+    assert_int_equal(jwks_fetch_max_age("public,max-age=5"), 5);
+    assert_int_equal(jwks_fetch_max_age("s-maxage=10, max-age=20"), 20);
+    assert_int_equal(jwks_fetch_max_age("s-max-age=10"), -1);
+    assert_int_equal(jwks_fetch_max_age("no-store"), -1);
+    assert_int_equal(jwks_fetch_max_age("max-age="), -1);
+    assert_int_equal(jwks_fetch_max_age("max-age=-3"), -1);
+    assert_int_equal(jwks_fetch_max_age(""), -1);
+    assert_true(jwks_fetch_max_age("max-age=99999999999999999999") > 86400); /* no overflow */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_refused_sets),
         cmocka_unit_test(test_other_members_ignored),
         cmocka_unit_test(test_at_most_max_keys),
+        cmocka_unit_test(test_max_age),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

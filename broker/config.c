@@ -161,6 +161,8 @@ static const struct opt opts[] = {
      "none", 0, 0, NOFIELD, NULL,
      "identity provider whose JWTs sign phones in (auth.external; repeatable; env: "
      "';'-separated; see docs/federation.md)"},
+    {"trust-file", T_PATH, "FILE", NULL, "none", 0, 0, FIELD(trust_file), NULL,
+     "more trusted issuers: one --trust-issuer spec per line ('#' starts a comment line)"},
     {"trust-ca", T_PATH, "FILE", NULL, "the system's CA store", 0, 0, FIELD(trust_ca), NULL,
      "PEM CA bundle that https:// JWKS endpoints of --trust-issuer must chain to"},
     {"passwords", T_ENUM, "on|off", "on", NULL, 0, 0, FIELD(passwords), onoff_choices,
@@ -764,8 +766,7 @@ static int set_trust(struct config *c, const char *v, const char *who, char *err
         items++;
     }
     if (items == 0)
-        return fail_value(err, errsz, who, expected_text(&(struct opt){.type = T_TRUST}, NULL, 0),
-                          v);
+        return fail(err, errsz, who, "expected 'ISSUER jwks=URL aud=AUDIENCE …', got nothing");
     return 0;
 }
 
@@ -1000,8 +1001,39 @@ static int derive_public_url(struct config *c)
     return n < 0 || (size_t)n >= sizeof c->public_url ? -1 : 0;
 }
 
+/* --trust-file: each line that is not blank or a '#' comment is one spec,
+ * added to those of --trust-issuer. Read once, at start. */
+static int load_trust_file(struct config *c, char *err, size_t errsz)
+{
+    FILE *f = fopen(c->trust_file, "re");
+    if (!f)
+        return fail(err, errsz, "--trust-file", "cannot open '%s': %s", c->trust_file,
+                    strerror(errno));
+    char line[2048], who[64];
+    int rc = 0, lineno = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strcspn(line, "\r\n");
+        if (line[n] == '\0' && !feof(f)) {
+            rc = fail(err, errsz, "--trust-file", "line %d is longer than %zu bytes", lineno,
+                      sizeof line - 2);
+            break;
+        }
+        line[n] = '\0';
+        const char *p = line + strspn(line, " \t");
+        if (!*p || *p == '#')
+            continue;
+        snprintf(who, sizeof who, "--trust-file line %d", lineno);
+        rc = set_trust(c, p, who, err, errsz);
+    }
+    fclose(f);
+    return rc;
+}
+
 static int derive(struct config *c, char *err, size_t errsz)
 {
+    if (c->trust_file[0] && load_trust_file(c, err, errsz))
+        return -1;
     if (!c->tls_cert[0] != !c->tls_key[0])
         return fail(err, errsz, c->tls_cert[0] ? "--tls-cert" : "--tls-key",
                     "needs %s as well (HTTPS takes both)",

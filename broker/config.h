@@ -63,6 +63,7 @@ struct config {
     /* federation (docs/federation.md) */
     struct trust_issuer trust_issuers[CONFIG_MAX_TRUST]; /* --trust-issuer, repeatable */
     int n_trust_issuers;
+    char trust_file[CONFIG_PATH_MAX]; /* more issuers, one spec per line */
     char trust_ca[CONFIG_PATH_MAX]; /* CA bundle for https JWKS; "" = the system's */
     int passwords;                /* 1 (on, default) or 0: auth.password and useradd off */
 };

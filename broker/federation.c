@@ -20,6 +20,8 @@ struct fed_job {
     federation_cb cb;
     void *arg;
     int issuer;
+    const struct trust_issuer *t; /* broker.cfg's: read-only while jobs run */
+    int64_t now;                  /* s, taken on the loop (the clock is the loop's) */
     struct ext_keyset *ks;
     const struct ext_key *key;
     enum ext_status status;
@@ -44,7 +46,7 @@ static void finish(struct fed_job *j, enum api_err err, const struct issued *is)
 
 static void refuse(struct fed_job *j, enum api_err err, const char *why)
 {
-    const struct trust_issuer *t = jwks_cache_issuer(j->issuer);
+    const struct trust_issuer *t = j->t;
     /* The issuer is from our configuration; nothing of the token is logged. */
     log_info("external sign-in from %s refused: %s%s%s%s", j->ip, why, t ? " (issuer " : "",
              t ? t->issuer : "", t ? ")" : "");
@@ -56,8 +58,8 @@ static void issued(void *arg, enum api_err err, const struct issued *is, int64_t
     (void)retry_after;
     struct fed_job *j = arg;
     if (!err)
-        log_info("external sign-in: user %lld (session %.6s…) from %s", (long long)is->user_id,
-                 is->sid, j->ip);
+        log_info("external sign-in: user %lld, session %s, from %s (issuer %s)",
+                 (long long)is->user_id, is->sid, j->ip, j->t->issuer);
     finish(j, err, is);
 }
 
@@ -74,8 +76,8 @@ static void user_found(void *arg, enum store_rc rc, const struct user_rec *u)
 static void verify_run(struct work *w)
 {
     struct fed_job *j = (struct fed_job *)w;
-    j->status = external_token_verify(jwks_cache_issuer(j->issuer), j->key, j->token, j->len,
-                                      clock_now_s(), broker.cfg.leeway, &j->claims);
+    j->status = external_token_verify(j->t, j->key, j->token, j->len, j->now, broker.cfg.leeway,
+                                      &j->claims);
 }
 
 static void verify_done(struct work *w)
@@ -104,8 +106,8 @@ static void verify_done(struct work *w)
         memcpy(name, j->claims.subject, n);
         name[n] = '\0';
     }
-    broker.store->ops->user_federated(broker.store, jwks_cache_issuer(j->issuer)->issuer,
-                                      j->claims.subject, name, user_found, j);
+    broker.store->ops->user_federated(broker.store, j->t->issuer, j->claims.subject, name,
+                                      user_found, j);
 }
 
 static void key_found(void *arg, struct ext_keyset *ks, const struct ext_key *key)
@@ -117,6 +119,7 @@ static void key_found(void *arg, struct ext_keyset *ks, const struct ext_key *ke
     }
     j->ks = ks;
     j->key = key;
+    j->now = clock_now_s();
     j->work.run = verify_run;
     j->work.done = verify_done;
     workers_submit(&j->work);
@@ -144,13 +147,14 @@ void federation_exchange(const char *token, size_t len, const char *ip, const ch
     j->token[len] = '\0';
     j->len = len;
     j->issuer = jwks_cache_issuer_index(h.iss);
-    if (j->issuer < 0) {
+    j->t = jwks_cache_issuer(j->issuer);
+    if (!j->t) {
         refuse(j, E_UNAUTHORIZED, "issuer not trusted");
         return;
     }
     /* Refused before any key is looked up, so a token with a forbidden
      * algorithm can never make us fetch. */
-    if (!h.alg || !(h.alg & jwks_cache_issuer(j->issuer)->algs)) {
+    if (!h.alg || !(h.alg & j->t->algs)) {
         refuse(j, E_INVALID_TOKEN, "algorithm not allowed");
         return;
     }

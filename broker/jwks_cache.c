@@ -1,7 +1,6 @@
 /* jwks_cache.c — see jwks_cache.h. */
 #include "jwks_cache.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,6 @@ struct source {
 
 static struct source *sources;
 static int nsources;
-static uint64_t generation; /* bumped at shutdown: parse jobs that outlive it drop */
 
 /* ---- resolving lookups ---- */
 
@@ -103,7 +101,6 @@ static void fetch_failed(struct source *s, const char *why)
 struct parse_job {
     struct work work;
     struct source *s;
-    uint64_t generation;
     char *body;
     size_t len;
     struct ext_keyset *ks;
@@ -118,27 +115,38 @@ static void parse_run(struct work *w)
         jwks_keyset_warm(j->ks);
 }
 
+static bool same_kids(const struct ext_keyset *a, const struct ext_keyset *b)
+{
+    if (!a || !b || a->count != b->count)
+        return false;
+    for (int i = 0; i < a->count; i++)
+        if (!jwks_find(b, a->keys[i].kid))
+            return false;
+    return true;
+}
+
 static void parse_done(struct work *w)
 {
     struct parse_job *j = (struct parse_job *)w;
     struct source *s = j->s;
-    if (j->generation != generation) {
-        jwks_keyset_unref(j->ks);
-    } else if (!j->ks) {
-        log_warn("jwks: the key set of %s is not usable: %s", s->t->issuer, j->err);
+    if (!j->ks) {
+        if (!s->failures) /* like fetch_failed: once per failure run */
+            log_warn("jwks: the key set of %s is not usable: %s", s->t->issuer, j->err);
         fetch_failed(s, "no usable key set in the response");
     } else {
         if (s->failures)
             log_info("jwks: keys of %s fetched again after %lld failures", s->t->issuer,
                      (long long)s->failures);
+        /* A refresh that changes nothing is routine: not worth a line at info. */
+        log_write(same_kids(s->keys, j->ks) ? QLOG_DEBUG : QLOG_INFO,
+                  "jwks: %d keys for %s (%d skipped), next fetch in %lld s", j->ks->count,
+                  s->t->issuer, j->skipped, (long long)s->ttl_s);
         jwks_keyset_unref(s->keys);
         s->keys = j->ks;
         s->busy = false;
         s->failures = 0;
         s->error = NULL;
         metrics.jwks_fetch_ok++;
-        log_info("jwks: %d keys for %s (%d skipped), next fetch in %lld s", s->keys->count,
-                 s->t->issuer, j->skipped, (long long)s->ttl_s);
         schedule(s, s->ttl_s);
         metrics.jwks_failing = jwks_cache_failing();
         answer_waiters(s);
@@ -161,7 +169,6 @@ static void parse_body(struct source *s, const char *body, size_t len)
     memcpy(copy, body, len);
     copy[len] = '\0';
     j->s = s;
-    j->generation = generation;
     j->body = copy;
     j->len = len;
     j->work.run = parse_run;
@@ -327,7 +334,6 @@ int jwks_cache_failing(void)
 /* After workers_stop: no parse job is left to hold a source. */
 void jwks_cache_shutdown(void)
 {
-    generation++;
     for (int i = 0; i < nsources; i++) {
         struct source *s = &sources[i];
         lws_sul_cancel(&s->sul);

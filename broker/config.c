@@ -1009,6 +1009,12 @@ static int load_trust_file(struct config *c, char *err, size_t errsz)
     if (!f)
         return fail(err, errsz, "--trust-file", "cannot open '%s': %s", c->trust_file,
                     strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > 1024 * 1024) {
+        fclose(f); /* a FIFO or a device could block start-up or never end */
+        return fail(err, errsz, "--trust-file", "'%s' is not a regular file of at most 1 MiB",
+                    c->trust_file);
+    }
     char line[2048], who[64];
     int rc = 0, lineno = 0;
     while (!rc && fgets(line, sizeof line, f)) {

@@ -4,7 +4,7 @@
 // and every kind of bad token, each refused with the documented error and nothing else
 // changed. Runs against one broker, and (blackbox_cluster_protocol) against two nodes.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -244,6 +244,7 @@ describe('federation: JWKS endpoints that misbehave', () => {
   let broker;
   let servers = [];
   let key;
+  let fileDir;
 
   before(async () => {
     key = await rsaKey('served-key');
@@ -258,14 +259,19 @@ describe('federation: JWKS endpoints that misbehave', () => {
     servers = [huge, slow];
     for (const s of servers) await new Promise((r) => s.listen(0, '127.0.0.1', r));
     const url = (s) => `http://127.0.0.1:${s.address().port}/jwks`;
+    // A key set copied to a local file (jwks=file:…).
+    fileDir = mkdtempSync(path.join(tmpdir(), 'qrlogin-fed-jwks-'));
+    writeFileSync(path.join(fileDir, 'jwks.json'), JSON.stringify({ keys: [key.pub] }));
     broker = await startBroker({
       args: ['--trust-issuer', `https://huge.example jwks=${url(huge)} aud=${AUDIENCE}`,
-        '--trust-issuer', `https://slow.example jwks=${url(slow)} aud=${AUDIENCE}`],
+        '--trust-issuer', `https://slow.example jwks=${url(slow)} aud=${AUDIENCE}`,
+        '--trust-issuer', `https://file.example jwks=file:${path.join(fileDir, 'jwks.json')} aud=${AUDIENCE}`],
     });
   });
   after(async () => {
     await stopAll();
     for (const s of servers) { s.closeAllConnections(); s.close(); }
+    rmSync(fileDir, { recursive: true, force: true });
   });
 
   const claims = (iss) => ({ iss, sub: 'u1', aud: AUDIENCE, iat: now(), exp: now() + 300 });
@@ -275,6 +281,12 @@ describe('federation: JWKS endpoints that misbehave', () => {
     const h = await jwksHealth(broker, 'https://huge.example');
     assert.ok(h.every((e) => e.keys === 0 && !e.ok), JSON.stringify(h));
     assert.ok(h.some((e) => /larger than/.test(e.error || '')), JSON.stringify(h));
+  });
+
+  test('a local JWKS file (jwks=file:) serves its keys', async () => {
+    const { ws, auth } = await signIn(broker, await craft(key, { ...claims('https://file.example'), name: 'From A File' }));
+    assert.equal(auth.user.name, 'From A File');
+    ws.close();
   });
 
   test('a JWKS endpoint that never answers: invalid_token after the fetch times out', async () => {

@@ -155,6 +155,7 @@ describe('federation: phone sign-in with the app\'s own IdP token', () => {
       'unauthorized', 'untrusted issuer');
     await assertRefused(broker, await craft(key, { ...base(), iat: now() - 600, exp: now() - 120 }),
       'token_expired', 'expired beyond leeway');
+    await assertRefused(broker, await craft(key, base(), { kid: undefined }), 'invalid_token', 'no kid');
     const none = new jose.UnsecuredJWT(base()).encode();
     await assertRefused(broker, none, 'invalid_token', 'alg none');
     // HS256 "signed" with the IdP's public key, the classic algorithm confusion.

@@ -326,8 +326,9 @@ static void exchange_issued(void *arg, enum api_err err, const struct issued *is
     respond_jw(p, 200, &w);
 }
 
-static void post_token_exchange(struct lws *wsi, struct http_pss *p)
+static void post_token_exchange(struct http_pss *p)
 {
+    struct lws *wsi = p->wsi;
     char type[64], ip[IP_MAX] = "", ua[UA_MAX] = "";
     char *token = malloc(EXT_TOKEN_MAX + 1);
     if (!token) {
@@ -362,7 +363,7 @@ static void post_token(struct http_pss *p)
     }
     int g = form_value(p->post, p->post_len, "grant_type", grant, sizeof grant);
     if (g >= 0 && !strcmp(grant, TOKEN_EXCHANGE_GRANT) && broker.cfg.n_trust_issuers) {
-        post_token_exchange(p->wsi, p);
+        post_token_exchange(p);
         return;
     }
     if (g < 0 || strcmp(grant, "refresh_token")) {

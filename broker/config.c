@@ -56,6 +56,7 @@ enum opt_type {
     T_ENUM,    /* int, from a choice list */
     T_ORIGINS, /* repeatable → allowed_origins[] */
     T_CIDRS,   /* repeatable → trusted_proxies[] */
+    T_TRUST,   /* repeatable → trust_issuers[] (env: ';'-separated) */
 };
 
 struct choice {
@@ -81,6 +82,7 @@ static const struct choice alg_choices[] = {
 static const struct choice level_choices[] = {
     {"error", QLOG_ERROR}, {"warn", QLOG_WARN}, {"info", QLOG_INFO},
     {"debug", QLOG_DEBUG}, {NULL, 0}};
+static const struct choice onoff_choices[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
 static const struct choice loop_choices[] = {
     {"auto", EVENT_LOOP_AUTO}, {"poll", EVENT_LOOP_POLL}, {"libuv", EVENT_LOOP_LIBUV},
     {"libev", EVENT_LOOP_LIBEV}, {NULL, 0}};
@@ -156,6 +158,16 @@ static const struct opt opts[] = {
           "PBKDF2-HMAC-SHA256 iterations for new password hashes", pbkdf2_iterations),
     {"demo", T_FLAG, NULL, NULL, "off", 0, 0, FIELD(demo), NULL,
      "create user demo / password demo if missing, and say so"},
+    {"trust-issuer", T_TRUST, "'ISSUER jwks=URL aud=AUD [alg=..] [sub=..] [name=..]'", NULL,
+     "none", 0, 0, NOFIELD, NULL,
+     "identity provider whose JWTs sign phones in (auth.external; repeatable; env: "
+     "';'-separated; see docs/federation.md)"},
+    {"trust-file", T_PATH, "FILE", NULL, "none", 0, 0, FIELD(trust_file), NULL,
+     "more trusted issuers: one --trust-issuer spec per line ('#' starts a comment line)"},
+    {"trust-ca", T_PATH, "FILE", NULL, "the system's CA store", 0, 0, FIELD(trust_ca), NULL,
+     "PEM CA bundle that https:// JWKS endpoints of --trust-issuer must chain to"},
+    {"passwords", T_ENUM, "on|off", "on", NULL, 0, 0, FIELD(passwords), onoff_choices,
+     "off: auth.password and useradd are refused (users come only from --trust-issuer)"},
     {"log-level", T_ENUM, "error|warn|info|debug", "info", NULL, 0, 0, FIELD(log_level),
      level_choices, "least severe level that is logged"},
 };
@@ -316,6 +328,8 @@ static const char *expected_text(const struct opt *o, char *buf, size_t bufsz)
         return "origins like https://host[:port] (no path)";
     case T_CIDRS:
         return "IPv4 or IPv6 addresses or CIDRs like 10.0.0.0/8 or fd00::/8";
+    case T_TRUST:
+        return "'ISSUER jwks=URL aud=AUDIENCE [alg=ES256,RS256] [sub=CLAIM] [name=CLAIM]'";
     }
     return "a valid value";
 }
@@ -491,8 +505,42 @@ static int set_list(struct config *c, const struct opt *o, const char *v, const 
     return 0;
 }
 
+/* One --trust-issuer per occurrence; the environment holds several
+ * separated by ';' (a blank-separated spec cannot use blanks between specs). */
+static int set_trust(struct config *c, const char *v, const char *who, char *err, size_t errsz)
+{
+    int items = 0;
+    const char *p = v;
+    while (*p) {
+        size_t n = strcspn(p, ";");
+        char spec[TRUST_ISSUER_MAX + TRUST_URL_MAX + TRUST_AUD_MAX + 2 * TRUST_CLAIM_MAX + 64];
+        if (n >= sizeof spec)
+            return fail(err, errsz, who, "a trusted issuer's spec is too long");
+        memcpy(spec, p, n);
+        spec[n] = '\0';
+        p += n + (p[n] == ';');
+        if (!spec[strspn(spec, " \t\r\n")])
+            continue; /* "a;;b" or a trailing ';' */
+        if (c->n_trust_issuers >= CONFIG_MAX_TRUST)
+            return fail(err, errsz, who, "at most %d values allowed", CONFIG_MAX_TRUST);
+        char why[200];
+        if (trust_issuer_parse(spec, &c->trust_issuers[c->n_trust_issuers], why, sizeof why))
+            return fail(err, errsz, who, "%s", why);
+        for (int i = 0; i < c->n_trust_issuers; i++)
+            if (!strcmp(c->trust_issuers[i].issuer, c->trust_issuers[c->n_trust_issuers].issuer))
+                return fail(err, errsz, who, "an issuer is trusted twice");
+        c->n_trust_issuers++;
+        items++;
+    }
+    if (items == 0)
+        return fail(err, errsz, who, "expected 'ISSUER jwks=URL aud=AUDIENCE …', got nothing");
+    return 0;
+}
+
 static void list_clear(struct config *c, const struct opt *o)
 {
+    if (o->type == T_TRUST)
+        c->n_trust_issuers = 0;
     if (o->type == T_ORIGINS)
         c->n_allowed_origins = 0;
     else if (o->type == T_CIDRS)
@@ -541,6 +589,8 @@ static int opt_set(struct config *c, const struct opt *o, const char *v, const c
     case T_ORIGINS:
     case T_CIDRS:
         return set_list(c, o, v, who, err, errsz, expected);
+    case T_TRUST:
+        return set_trust(c, v, who, err, errsz);
     }
     return rc == 0 ? 0 : fail_value(err, errsz, who, expected, v);
 }
@@ -718,8 +768,45 @@ static int derive_public_url(struct config *c)
     return n < 0 || (size_t)n >= sizeof c->public_url ? -1 : 0;
 }
 
+/* --trust-file: each line that is not blank or a '#' comment is one spec,
+ * added to those of --trust-issuer. Read once, at start. */
+static int load_trust_file(struct config *c, char *err, size_t errsz)
+{
+    FILE *f = fopen(c->trust_file, "re");
+    if (!f)
+        return fail(err, errsz, "--trust-file", "cannot open '%s': %s", c->trust_file,
+                    strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > 1024 * 1024) {
+        fclose(f); /* a FIFO or a device could block start-up or never end */
+        return fail(err, errsz, "--trust-file", "'%s' is not a regular file of at most 1 MiB",
+                    c->trust_file);
+    }
+    char line[2048], who[64];
+    int rc = 0, lineno = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strcspn(line, "\r\n");
+        if (line[n] == '\0' && !feof(f)) {
+            rc = fail(err, errsz, "--trust-file", "line %d is longer than %zu bytes", lineno,
+                      sizeof line - 2);
+            break;
+        }
+        line[n] = '\0';
+        const char *p = line + strspn(line, " \t");
+        if (!*p || *p == '#')
+            continue;
+        snprintf(who, sizeof who, "--trust-file line %d", lineno);
+        rc = set_trust(c, p, who, err, errsz);
+    }
+    fclose(f);
+    return rc;
+}
+
 static int derive(struct config *c, char *err, size_t errsz)
 {
+    if (c->trust_file[0] && load_trust_file(c, err, errsz))
+        return -1;
     if (!c->tls_cert[0] != !c->tls_key[0])
         return fail(err, errsz, c->tls_cert[0] ? "--tls-cert" : "--tls-key",
                     "needs %s as well (HTTPS takes both)",
@@ -812,6 +899,8 @@ static void print_bounds(FILE *f, const struct opt *o)
         fprintf(f, "; at most %d", CONFIG_MAX_ORIGINS);
     else if (o->type == T_CIDRS)
         fprintf(f, "; at most %d", CONFIG_MAX_PROXIES);
+    else if (o->type == T_TRUST)
+        fprintf(f, "; at most %d", CONFIG_MAX_TRUST);
 }
 
 void config_print_help(FILE *f)

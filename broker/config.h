@@ -10,10 +10,12 @@
 #include <stdint.h>
 
 #include "net_parse.h"
+#include "trust_config.h"
 
 #define CONFIG_MAX_ORIGINS 16
 #define CONFIG_MAX_PROXIES 16
 #define CONFIG_PATH_MAX 512
+#define CONFIG_MAX_TRUST 8
 
 struct config {
     char listen_host[256];        /* --listen HOST:PORT, default 0.0.0.0:8080 */
@@ -57,6 +59,12 @@ struct config {
     int pbkdf2_iterations;        /* 600000 */
     bool demo;
     int log_level;                /* enum log_level */
+    /* federation (docs/federation.md) */
+    struct trust_issuer trust_issuers[CONFIG_MAX_TRUST]; /* --trust-issuer, repeatable */
+    int n_trust_issuers;
+    char trust_file[CONFIG_PATH_MAX]; /* more issuers, one spec per line */
+    char trust_ca[CONFIG_PATH_MAX]; /* CA bundle for https JWKS; "" = the system's */
+    int passwords;                /* 1 (on, default) or 0: auth.password and useradd off */
 };
 
 enum config_rc { CONFIG_OK = 0, CONFIG_HELP = 1, CONFIG_BAD = 2 };

@@ -115,6 +115,10 @@ static void password_limit_checked(void *arg, int64_t wait)
 
 void handle_auth_password(struct conn *c, const struct req *r, const struct json_doc *d)
 {
+    if (!broker.cfg.passwords) { /* --passwords off: users come from --trust-issuer */
+        reply_error(r, E_FORBIDDEN, "password sign-in is off here; use auth.external");
+        return;
+    }
     struct password_job *j = calloc(1, sizeof *j);
     if (!j) {
         reply_error(r, E_INTERNAL, NULL);

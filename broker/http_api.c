@@ -13,8 +13,11 @@
 #include "broker.h"
 #include "cluster.h"
 #include "clock.h"
+#include "external_token.h"
+#include "federation.h"
 #include "hmap.h"
 #include "json.h"
+#include "jwks_cache.h"
 #include "metrics.h"
 #include "sessions.h"
 #include "tickets.h"
@@ -123,8 +126,21 @@ static void wait_for_result(struct http_pss *p)
 static void get_healthz(struct http_pss *p)
 {
     bool ok = broker.store && broker.store->ops->healthy(broker.store) && cluster_healthy();
-    const char *body = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
-    respond_text(p, ok ? 200 : 503, "application/json", "no-store", body, strlen(body));
+    if (!broker.cfg.n_trust_issuers) {
+        const char *body = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\"}";
+        respond_text(p, ok ? 200 : 503, "application/json", "no-store", body, strlen(body));
+        return;
+    }
+    /* With trusted issuers, each one's key state is detail: an identity
+     * provider whose JWKS is failing does not make this node unhealthy (the
+     * last good keys stay in use), but the operator must see it. */
+    struct jw w;
+    jw_init(&w, LWS_PRE);
+    jw_obj_open(&w);
+    jw_kv_str(&w, "status", ok ? "ok" : "unavailable");
+    jwks_cache_health(&w);
+    jw_obj_close(&w);
+    respond_jw(p, ok ? 200 : 503, &w);
 }
 
 static void get_metrics(struct http_pss *p)
@@ -278,14 +294,78 @@ static void token_issued(void *arg, enum api_err err, const struct issued *is, i
     respond_jw(p, 200, &w);
 }
 
+/* ---- RFC 8693 token exchange: a trusted issuer's JWT for our pair ---- */
+
+#define TOKEN_EXCHANGE_GRANT "urn:ietf:params:oauth:grant-type:token-exchange"
+#define JWT_TOKEN_TYPE "urn:ietf:params:oauth:token-type:jwt"
+
+static void exchange_issued(void *arg, enum api_err err, const struct issued *is)
+{
+    struct http_pss *p = pending_find((uint64_t)(uintptr_t)arg);
+    if (!p)
+        return;
+    if (err == E_INTERNAL) {
+        respond_error(p, 500, "internal");
+        return;
+    }
+    if (err) { /* RFC 8693 §2.2.2: the subject token is not acceptable */
+        respond_error(p, 400, "invalid_grant");
+        return;
+    }
+    struct jw w;
+    jw_init(&w, LWS_PRE);
+    jw_obj_open(&w);
+    jw_kv_str(&w, "access_token", is->access);
+    jw_kv_str(&w, "issued_token_type", "urn:ietf:params:oauth:token-type:access_token");
+    jw_kv_str(&w, "token_type", "Bearer");
+    jw_kv_int(&w, "expires_in", is->expires_in);
+    jw_kv_str(&w, "refresh_token", is->refresh);
+    jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
+    jw_kv_str(&w, "session_id", is->sid);
+    jw_obj_close(&w);
+    respond_jw(p, 200, &w);
+}
+
+static void post_token_exchange(struct http_pss *p)
+{
+    struct lws *wsi = p->wsi;
+    char type[64], ip[IP_MAX] = "", ua[UA_MAX] = "";
+    char *token = malloc(EXT_TOKEN_MAX + 1);
+    if (!token) {
+        respond_error(p, 500, "internal");
+        return;
+    }
+    int ty = form_value(p->post, p->post_len, "subject_token_type", type, sizeof type);
+    int t = form_value(p->post, p->post_len, "subject_token", token, EXT_TOKEN_MAX + 1);
+    if (ty == -1 || t == -1) {
+        respond_error(p, 400, "invalid_request");
+    } else if (ty < 0 || strcmp(type, JWT_TOKEN_TYPE) || t <= 0) {
+        respond_error(p, 400, "invalid_grant");
+    } else {
+        lws_get_peer_simple(wsi, ip, sizeof ip);
+        if (!strncmp(ip, "::ffff:", 7)) /* as the WebSocket side writes IPv4 */
+            memmove(ip, ip + 7, strlen(ip + 7) + 1);
+        if (lws_hdr_copy(wsi, ua, sizeof ua, WSI_TOKEN_HTTP_USER_AGENT) < 0)
+            ua[0] = '\0';
+        wait_for_result(p);
+        federation_exchange(token, (size_t)t, ip, ua, exchange_issued,
+                            (void *)(uintptr_t)p->id);
+    }
+    free(token);
+}
+
 static void post_token(struct http_pss *p)
 {
-    char grant[32], token[JWT_MAX_TOKEN + 1];
+    char grant[64], token[JWT_MAX_TOKEN + 1];
     if (p->post_overflow) {
         respond_error(p, 400, "bad_request");
         return;
     }
     int g = form_value(p->post, p->post_len, "grant_type", grant, sizeof grant);
+    if (g >= 0 && !strcmp(grant, TOKEN_EXCHANGE_GRANT) && broker.cfg.n_trust_issuers) {
+        post_token_exchange(p);
+        return;
+    }
     if (g < 0 || strcmp(grant, "refresh_token")) {
         respond_error(p, 400, g == -1 ? "bad_request" : "unsupported_grant_type");
         return;

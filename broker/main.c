@@ -114,6 +114,11 @@ static int cmd_useradd(int argc, char **argv)
     const char *pos[4];
     int npos = 0;
     load_config(argc, argv, pos, &npos);
+    if (!broker.cfg.passwords) {
+        fprintf(stderr, "qrlogin-broker useradd: password sign-in is off (--passwords off); "
+                        "users come from --trust-issuer\n");
+        return 2;
+    }
     if (npos != 1 || !*pos[0] || strlen(pos[0]) > USER_NAME_MAX) {
         fprintf(stderr, "qrlogin-broker useradd: expected one user NAME of 1-%d bytes\n",
                 USER_NAME_MAX);

@@ -114,6 +114,18 @@ int metrics_render(char *buf, size_t outsz, int workers_pending, size_t tickets_
            metrics.bad_requests);
     single(&o, "qrlogin_handshakes_refused_total", "counter",
            "WebSocket handshakes refused (origin, per-IP limit).", metrics.handshakes_refused);
+    int64_t fetches[2] = {metrics.jwks_fetch_ok, metrics.jwks_fetch_failed};
+    int64_t ext_auth[2] = {metrics.ext_auth_ok, metrics.ext_auth_failed};
+    static const char *const ok_error[2] = {"ok", "error"};
+    family(&o, "qrlogin_jwks_fetches_total", "counter",
+           "Key set fetches of trusted issuers (--trust-issuer) by result.", "result", ok_error,
+           fetches, 2);
+    single(&o, "qrlogin_jwks_failing", "gauge",
+           "Trusted issuers whose last key fetch failed (their last good keys stay in use).",
+           metrics.jwks_failing);
+    family(&o, "qrlogin_external_auth_total", "counter",
+           "Sign-ins with a trusted issuer's token (auth.external, token exchange) by result.",
+           "result", ok_error, ext_auth, 2);
     single(&o, "qrlogin_worker_jobs_pending", "gauge", "CPU jobs queued or running.",
            workers_pending);
     single(&o, "qrlogin_tickets_live", "gauge", "Tickets waiting for a scan or a decision.",

@@ -40,6 +40,10 @@ struct metrics {
     int64_t rate_limited;
     int64_t bad_requests;
     int64_t handshakes_refused;
+    /* federation (jwks_cache.c, federation.c) */
+    int64_t jwks_fetch_ok, jwks_fetch_failed;
+    int64_t ext_auth_ok, ext_auth_failed;
+    int64_t jwks_failing; /* gauge: trusted issuers whose last key fetch failed */
     struct histogram hist[MH__N];
 };
 

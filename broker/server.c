@@ -14,6 +14,7 @@
 #include "demo_user.h"
 #include "event_loop.h"
 #include "cluster.h"
+#include "federation.h"
 #include "http_api.h"
 #include "keys_watch.h"
 #include "hub.h"
@@ -340,6 +341,8 @@ int server_run(void)
         goto out;
     }
     workers_up = true;
+    if (federation_start())
+        goto out;
     lws_sul_schedule(broker.ctx, 0, &housekeeping_sul, on_housekeeping, LWS_US_PER_SEC);
     lws_sul_schedule(broker.ctx, 0, &hub_sul, on_hub_slice, LWS_US_PER_SEC / HUB_SLICES);
     install_signals();
@@ -365,6 +368,7 @@ out:
     }
     if (workers_up)
         workers_stop();
+    federation_shutdown(); /* after the pool: no key parse or check is left */
     /* Back to inline completions; what the last turns (and the jobs
      * workers_stop finished) wrote is committed and answered now. */
     store_group_commit(broker.store, false);

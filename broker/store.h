@@ -22,6 +22,11 @@
 #include "jwt.h"
 #include "password.h"
 #include "session_end.h"
+#define FED_ISSUER_MAX 255
+#define FED_SUBJECT_MAX 256
+/* A federated user's password hash: not one password_verify can parse, so
+ * no password matches it. */
+#define FED_NO_PASSWORD "!federated"
 
 enum store_rc {
     STORE_OK = 0,
@@ -103,6 +108,14 @@ struct store_ops {
     void (*user_by_name)(struct store *st, const char *name, store_user_cb cb, void *arg);
     void (*user_by_id)(struct store *st, int64_t id, store_user_cb cb, void *arg);
     void (*user_bump_version)(struct store *st, int64_t id, store_int_cb cb, void *arg);
+    /* The user behind an identity provider's (issuer, subject), created on
+     * first sight with an id of its own (docs/federation.md). display_name
+     * (1..USER_NAME_MAX bytes) is stored, replaced when it changed, and comes
+     * back as u->name; names of federated users need not be unique, and such
+     * a user has no password, so auth.password never signs it in. issuer at
+     * most FED_ISSUER_MAX bytes, subject at most FED_SUBJECT_MAX. */
+    void (*user_federated)(struct store *st, const char *issuer, const char *subject,
+                           const char *display_name, store_user_cb cb, void *arg);
     /* sessions */
     /* Compare-and-set: with s->rev == 0 inserts (CONFLICT if the sid
      * exists); otherwise replaces the record only if its stored rev is still

@@ -8,6 +8,9 @@
  *   qrl:user:next          string  INCR counter of user ids (first id 1)
  *   qrl:user:<id>          hash    id, name, pwhash, token_version, created_at
  *   qrl:user:name:<name>   string  → <id> (the unique-name index)
+ *   qrl:ident:<hash>       hash    issuer, subject, user_id: a federated user
+ *                                  (hash = b64url SHA-256 of issuer NUL subject);
+ *                                  such users have no qrl:user:name: entry
  *   qrl:sess:<sid>         hash    every field of struct session_rec (sid,
  *                                  user_id, kind, created_at, last_used_at, ip,
  *                                  user_agent, ver, revoked "0"/"1",
@@ -52,6 +55,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/sha256.h>
+
+#include "b64url.h"
 #include "clock.h"
 #include "log.h"
 #include "redis_link.h"
@@ -561,6 +567,52 @@ static void rs__user_by_id(struct store *st, int64_t id, store_user_cb cb, void 
     rs__send(q, -1, 0, &a, rs__on_user);
 }
 
+/* ---- federated users ---- */
+
+static void rs__on_user_federated(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct rs_req *q = priv;
+    struct user_rec u = {0};
+    enum store_rc rc = rs__hash_reply(q, reply, user_fields, RS_N(user_fields), &u);
+    if (rc == STORE_NOT_FOUND)
+        rc = rs__corrupt(q, "no user after creating it");
+    rs__finish(q, rc, &u, 1);
+}
+
+static void rs__user_federated(struct store *st, const char *issuer, const char *subject,
+                               const char *display_name, store_user_cb cb, void *arg)
+{
+    struct rs_req *q = rs__req(st, "user_federated", RS_K_USER, (union rs_cb){.user = cb}, arg);
+    if (!q)
+        return;
+    if (!issuer || !subject || !display_name || !*issuer || !*subject || !*display_name ||
+        strlen(issuer) > FED_ISSUER_MAX || strlen(subject) > FED_SUBJECT_MAX ||
+        strlen(display_name) > USER_NAME_MAX) {
+        log_error("store: user_federated: empty or too long issuer, subject or name");
+        rs__finish(q, STORE_ERROR, NULL, 0);
+        return;
+    }
+    uint8_t h[32];
+    char hb[48];
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    mbedtls_sha256_starts_ret(&c, 0);
+    mbedtls_sha256_update_ret(&c, (const uint8_t *)issuer, strlen(issuer) + 1); /* with NUL */
+    mbedtls_sha256_update_ret(&c, (const uint8_t *)subject, strlen(subject));
+    mbedtls_sha256_finish_ret(&c, h);
+    mbedtls_sha256_free(&c);
+    int hn = b64url_encode(h, sizeof h, hb, sizeof hb);
+    struct rs_argv a = {0};
+    ra_key(&a, "qrl:ident:", hb, (size_t)hn, "");
+    ra_lit(&a, "qrl:user:next");
+    ra_lit(&a, display_name);
+    ra_lit(&a, FED_NO_PASSWORD);
+    ra_int(&a, clock_now_ms());
+    ra_lit(&a, issuer);
+    ra_lit(&a, subject);
+    rs__send(q, RS_USER_FEDERATED, 2, &a, rs__on_user_federated);
+}
+
 /* nil: no such user */
 static void rs__on_bump(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -896,6 +948,7 @@ static const struct store_ops redis_ops = {
     .user_by_name = rs__user_by_name,
     .user_by_id = rs__user_by_id,
     .user_bump_version = rs__user_bump_version,
+    .user_federated = rs__user_federated,
     .session_put = rs__session_put,
     .session_get = rs__session_get,
     .session_list = rs__session_list,

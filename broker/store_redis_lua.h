@@ -47,6 +47,27 @@ static const char RS_LUA_USER_BUMP[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return false end\n"
     "return redis.call('HINCRBY', KEYS[1], 'token_version', 1)\n";
 
+/* The user behind a federated identity, created on first sight; its name
+ * (the display name) is refreshed every time. A federated user gets no
+ * qrl:user:name: entry: display names need not be unique, and no password
+ * sign-in can find it.
+ * KEYS[1] qrl:ident:<b64url sha256(issuer NUL subject)>  KEYS[2] qrl:user:next
+ * ARGV[1] display name  ARGV[2] pwhash (one no password matches)
+ * ARGV[3] created_at (ms)  ARGV[4] issuer  ARGV[5] subject
+ * → the user's hash as HGETALL gives it. */
+static const char RS_LUA_USER_FEDERATED[] =
+    "local id = redis.call('HGET', KEYS[1], 'user_id')\n"
+    "if id and redis.call('EXISTS', 'qrl:user:' .. id) == 1 then\n"
+    "  redis.call('HSET', 'qrl:user:' .. id, 'name', ARGV[1])\n"
+    "  return redis.call('HGETALL', 'qrl:user:' .. id)\n"
+    "end\n"
+    "repeat id = redis.call('INCR', KEYS[2])\n"
+    "until redis.call('EXISTS', 'qrl:user:' .. id) == 0\n"
+    "redis.call('HSET', 'qrl:user:' .. id, 'id', id, 'name', ARGV[1], 'pwhash', ARGV[2],\n"
+    "           'token_version', 1, 'created_at', ARGV[3])\n"
+    "redis.call('HSET', KEYS[1], 'issuer', ARGV[4], 'subject', ARGV[5], 'user_id', id)\n"
+    "return redis.call('HGETALL', 'qrl:user:' .. id)\n";
+
 /* The compare-and-set of store.h.
  * KEYS[1] qrl:sess:<sid>  KEYS[2] qrl:user:<uid>  KEYS[3] qrl:user:<uid>:sess
  * ARGV[1] expected rev ("0": insert)  ARGV[2] new rev  ARGV[3] sid
@@ -146,6 +167,7 @@ enum rs_script {
     RS_SESSION_LIST,
     RS_SESSION_REVOKE_USER,
     RS_AUDIT_ADD,
+    RS_USER_FEDERATED,
     RS__SCRIPTS
 };
 
@@ -160,6 +182,7 @@ static const struct {
     [RS_SESSION_LIST] = {"session_list", RS_LUA_SESSION_LIST},
     [RS_SESSION_REVOKE_USER] = {"session_revoke_user", RS_LUA_SESSION_REVOKE_USER},
     [RS_AUDIT_ADD] = {"audit_add", RS_LUA_AUDIT_ADD},
+    [RS_USER_FEDERATED] = {"user_federated", RS_LUA_USER_FEDERATED},
 };
 
 #endif

@@ -22,6 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mbedtls/sha256.h>
+
+#include "b64url.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
@@ -29,7 +32,7 @@
 #include "sqlite_group_commit.h"
 #include "strutil.h"
 
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 #define SQ_LIST_MAX 100  /* session_list and audit_recent return at most this */
 #define SQ_BUSY_MS 2000
 
@@ -78,6 +81,16 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     /* 1 -> 2: a revision per session for compare-and-set writes (store.h);
      * rows written before it start at 1, which no fresh read disagrees with. */
     "ALTER TABLE sessions ADD COLUMN rev INTEGER NOT NULL DEFAULT 1;",
+    /* 2 -> 3: federated users (user_federated). users.name stays the unique
+     * sign-in name ("ext:" + a hash of the identity for a federated user);
+     * display_name, when set, is the name the user is shown by. */
+    "ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE identities("
+    " issuer TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " user_id INTEGER NOT NULL UNIQUE REFERENCES users(id),"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY(issuer, subject));",
 };
 
 /* ---- prepared statements ------------------------------------------------ */
@@ -94,10 +107,17 @@ enum sq_stmt {
     SQ_SESSION_REVOKE_USER,
     SQ_AUDIT_ADD,
     SQ_AUDIT_RECENT,
+    SQ_IDENT_GET,
+    SQ_IDENT_INSERT,
+    SQ_FED_USER_INSERT,
+    SQ_FED_USER_ID,
+    SQ_DISPLAY_NAME_SET,
     SQ__COUNT
 };
 
-#define SQ_USER_COLS "id, name, pwhash, token_version, created_at"
+#define SQ_USER_COLS                                                                       \
+    "id, CASE WHEN display_name != '' THEN display_name ELSE name END, pwhash, token_version," \
+    " created_at"
 #define SQ_SESSION_COLS                                                                    \
     "sid, user_id, kind, created_at, last_used_at, ip, user_agent, ver, revoked,"          \
     " revoke_reason, cur_jti, prev_jti, rotated_at, refresh_exp, last_access, last_refresh," \
@@ -134,6 +154,14 @@ static const char *const stmt_sql[SQ__COUNT] = {
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_AUDIT_RECENT] = "SELECT " SQ_AUDIT_COLS " FROM audit WHERE user_id = ?1"
                         " ORDER BY at DESC, id DESC LIMIT ?2",
+    [SQ_IDENT_GET] = "SELECT user_id FROM identities WHERE issuer = ?1 AND subject = ?2",
+    [SQ_IDENT_INSERT] = "INSERT INTO identities(issuer, subject, user_id, created_at)"
+                        " VALUES(?1, ?2, ?3, ?4)",
+    [SQ_FED_USER_INSERT] = "INSERT INTO users(name, pwhash, display_name, token_version,"
+                           " created_at) VALUES(?1, '" FED_NO_PASSWORD "', ?2, 1, ?3)",
+    [SQ_FED_USER_ID] = "SELECT id FROM users WHERE name = ?1",
+    [SQ_DISPLAY_NAME_SET] = "UPDATE users SET display_name = ?2 WHERE id = ?1"
+                            " AND display_name != ?2",
 };
 
 struct sqlite_store {
@@ -528,6 +556,121 @@ static void sq__user_by_id(struct store *st, int64_t id, store_user_cb cb, void 
         cb(arg, rc, rc == STORE_OK ? &u : NULL);
 }
 
+/* ---- federated users --------------------------------------------------- */
+
+/* Steps a statement that yields at most one integer. */
+static enum store_rc sq__fetch_id(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
+                                  int64_t *id)
+{
+    int src = sqlite3_step(stmt);
+    if (src == SQLITE_ROW) {
+        *id = sqlite3_column_int64(stmt, 0);
+        return STORE_OK;
+    }
+    return src == SQLITE_DONE ? STORE_NOT_FOUND : sq__fail(s, op, src);
+}
+
+/* The sign-in name of a federated user: unique per identity, and not a name
+ * anyone types (it never has a password anyway). */
+static void sq__federated_name(const char *issuer, const char *subject, char out[48])
+{
+    uint8_t h[32];
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    mbedtls_sha256_starts_ret(&c, 0);
+    mbedtls_sha256_update_ret(&c, (const uint8_t *)issuer, strlen(issuer) + 1); /* with NUL */
+    mbedtls_sha256_update_ret(&c, (const uint8_t *)subject, strlen(subject));
+    mbedtls_sha256_finish_ret(&c, h);
+    mbedtls_sha256_free(&c);
+    memcpy(out, "ext:", 4);
+    b64url_encode(h, sizeof h, out + 4, 44);
+}
+
+/* Finds or creates the user, then sets its display name: all inside the
+ * turn's transaction, so a crash leaves either the whole new user or none.
+ * A user row left by an identity insert that failed is adopted by name. */
+static enum store_rc sq__federated_id(struct sqlite_store *s, const char *issuer,
+                                      const char *subject, const char *display, int64_t *id)
+{
+    const char *op = "user_federated";
+    struct sq_binder b = {s->stmt[SQ_IDENT_GET], 0, SQLITE_OK};
+    sq__bind_text(&b, issuer, FED_ISSUER_MAX + 1);
+    sq__bind_text(&b, subject, FED_SUBJECT_MAX + 1);
+    enum store_rc rc = b.rc == SQLITE_OK ? sq__fetch_id(s, b.stmt, op, id) : sq__fail(s, op, b.rc);
+    sq__reset(b.stmt);
+    if (rc == STORE_OK) {
+        if (sq__begin_write(s, op))
+            return STORE_ERROR;
+        b = (struct sq_binder){s->stmt[SQ_DISPLAY_NAME_SET], 0, SQLITE_OK};
+        sq__bind_int(&b, *id);
+        sq__bind_text(&b, display, USER_NAME_MAX + 1);
+        int src = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
+        sq__reset(b.stmt);
+        return src == SQLITE_DONE ? STORE_OK : sq__fail(s, op, src);
+    }
+    if (rc != STORE_NOT_FOUND || sq__begin_write(s, op))
+        return STORE_ERROR;
+    char name[48];
+    sq__federated_name(issuer, subject, name);
+    b = (struct sq_binder){s->stmt[SQ_FED_USER_INSERT], 0, SQLITE_OK};
+    sq__bind_text(&b, name, sizeof name);
+    sq__bind_text(&b, display, USER_NAME_MAX + 1);
+    sq__bind_int(&b, clock_now_ms());
+    int src = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
+    sq__reset(b.stmt);
+    if (src == SQLITE_DONE) {
+        *id = sqlite3_last_insert_rowid(s->db);
+    } else if (src == SQLITE_CONSTRAINT_UNIQUE) {
+        b = (struct sq_binder){s->stmt[SQ_FED_USER_ID], 0, SQLITE_OK};
+        sq__bind_text(&b, name, sizeof name);
+        rc = b.rc == SQLITE_OK ? sq__fetch_id(s, b.stmt, op, id) : sq__fail(s, op, b.rc);
+        sq__reset(b.stmt);
+        if (rc)
+            return STORE_ERROR;
+    } else {
+        return sq__fail(s, op, src);
+    }
+    b = (struct sq_binder){s->stmt[SQ_IDENT_INSERT], 0, SQLITE_OK};
+    sq__bind_text(&b, issuer, FED_ISSUER_MAX + 1);
+    sq__bind_text(&b, subject, FED_SUBJECT_MAX + 1);
+    sq__bind_int(&b, *id);
+    sq__bind_int(&b, clock_now_ms());
+    src = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
+    sq__reset(b.stmt);
+    return src == SQLITE_DONE ? STORE_OK : sq__fail(s, op, src);
+}
+
+static void sq__user_federated(struct store *st, const char *issuer, const char *subject,
+                               const char *display_name, store_user_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    enum store_rc rc = STORE_ERROR;
+    struct user_rec u;
+    int64_t id = 0;
+    memset(&u, 0, sizeof u);
+    if (!issuer || !subject || !display_name || !*issuer || !*subject || !*display_name ||
+        strlen(issuer) > FED_ISSUER_MAX || strlen(subject) > FED_SUBJECT_MAX ||
+        strlen(display_name) > USER_NAME_MAX) {
+        log_error("store: user_federated: empty or too long issuer, subject or name");
+        goto done;
+    }
+    rc = sq__federated_id(s, issuer, subject, display_name, &id);
+    if (rc == STORE_OK) {
+        sqlite3_stmt *stmt = s->stmt[SQ_USER_BY_ID];
+        int src = sqlite3_bind_int64(stmt, 1, id);
+        rc = src == SQLITE_OK ? sq__fetch_user(s, stmt, "user_federated", &u)
+                              : sq__fail(s, "user_federated", src);
+        sq__reset(stmt);
+        if (rc == STORE_NOT_FOUND)
+            rc = STORE_ERROR;
+    }
+done:
+    sq__settle(s, rc);
+    struct sqlite_held h = {.kind = SQLITE_HELD_USER, .cb.user = cb, .arg = arg, .rc = rc,
+                            .user = u};
+    sqlite_group_commit_complete(s->gc, &h);
+}
+
 /* One UPDATE … RETURNING, so the increment and the value read back are one
  * atomic step. It is stepped to SQLITE_DONE because that is where the commit
  * happens and where a commit failure would show. */
@@ -861,6 +1004,7 @@ static const struct store_ops sqlite_ops = {
     .user_by_name = sq__user_by_name,
     .user_by_id = sq__user_by_id,
     .user_bump_version = sq__user_bump_version,
+    .user_federated = sq__user_federated,
     .session_put = sq__session_put,
     .session_get = sq__session_get,
     .session_list = sq__session_list,

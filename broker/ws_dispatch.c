@@ -17,6 +17,7 @@ static const struct {
     {"ticket.deny", handle_ticket_deny, true},
     {"auth.password", handle_auth_password, false},
     {"auth.token", handle_auth_token, false},
+    {"auth.external", handle_auth_external, false},
     {"session.attach", handle_session_attach, false},
     {"token.refresh", handle_token_refresh, false},
     {"session.list", handle_session_list, true},
@@ -98,7 +99,7 @@ void ws_dispatch(struct conn *c, const char *msg, size_t len, bool rate_limited)
         if (strcmp(type, handlers[i].type))
             continue;
         if (handlers[i].needs_auth && !c->user_id) {
-            reply_error(&r, E_UNAUTHORIZED, "sign in first (auth.password or auth.token)");
+            reply_error(&r, E_UNAUTHORIZED, "sign in first (auth.password, auth.token or auth.external)");
             return;
         }
         handlers[i].fn(c, &r, &d);

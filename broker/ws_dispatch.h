@@ -36,6 +36,7 @@ void handle_ticket_deny(struct conn *c, const struct req *r, const struct json_d
 void handle_ticket_forwarded(const char *json, size_t len);
 void handle_auth_password(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_auth_token(struct conn *c, const struct req *r, const struct json_doc *d);
+void handle_auth_external(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_session_attach(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_token_refresh(struct conn *c, const struct req *r, const struct json_doc *d);
 void handle_session_list(struct conn *c, const struct req *r, const struct json_doc *d);

@@ -241,6 +241,44 @@ els.form.addEventListener('submit', async (ev) => {
 });
 
 // ---------------------------------------------------------------------------
+// sign-in handed over by the embedding app (docs/federation.md)
+//
+// An app that shows this page in its WebView, and already holds its user's
+// token from its own identity provider, hands the token over by posting a
+// message to the page from inside it:
+//   window.postMessage({ type: 'qrlogin.external-token', token }, location.origin)
+// (Android: WebView.evaluateJavascript; iOS: WKWebView.evaluateJavaScript).
+// Only a message this window sent to itself is taken: the page cannot be
+// framed (frame-ancestors 'none') and no other origin's window keeps a handle
+// on it (Cross-Origin-Opener-Policy), so no web page can hand this phone a
+// token. The token is used once, for auth.external, and never stored; the
+// broker's own pair is kept as after a password sign-in. Not a URL fragment:
+// a link is shared, kept in history, and anyone can build one that carries
+// their own token, which would sign this phone in as them.
+
+const EXTERNAL_TOKEN_MAX = 8192;
+
+async function signInExternal(token) {
+  clearText(els.signinError);
+  try {
+    const reply = await socket.request('auth.external', { token });
+    phoneTokens.save(reply);
+    onAuthed(reply);
+  } catch (err) {
+    if (view !== 'signin') showSignin(null);
+    setText(els.signinError, 'phone.signin.external', { code: err.code });
+  }
+}
+
+addEventListener('message', (ev) => {
+  if (ev.source !== window || ev.origin !== location.origin) return;
+  const d = ev.data;
+  if (!d || d.type !== 'qrlogin.external-token' || typeof d.token !== 'string') return;
+  if (!d.token || d.token.length > EXTERNAL_TOKEN_MAX) return;
+  signInExternal(d.token);
+});
+
+// ---------------------------------------------------------------------------
 // the ticket: scan, decide
 
 function stopCountdown() {

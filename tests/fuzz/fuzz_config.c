@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    static struct config c; /* ~10 KB: keep it off the stack */
+    static struct config c; /* ~20 KB: keep it off the stack */
     const char *pos[4];
     int npos = 0;
     char err[256];

@@ -151,6 +151,18 @@ enum store_rc t_user_by_name(struct store_fixture *f, const char *name, struct u
     return r.rc;
 }
 
+enum store_rc t_user_federated(struct store_fixture *f, const char *iss, const char *sub,
+                               const char *name, struct user_rec *out)
+{
+    struct res r = {0};
+    f->st->ops->user_federated(f->st, iss, sub, name, on_user, &r);
+    t_wait(f, &r);
+    assert_int_equal(r.rec_null, r.rc != STORE_OK);
+    if (out)
+        *out = r.user;
+    return r.rc;
+}
+
 enum store_rc t_user_by_id(struct store_fixture *f, int64_t id, struct user_rec *out)
 {
     struct res r = {0};
@@ -372,6 +384,53 @@ void store_contract_user_conflict_and_bad_input(void **state)
  * hold: protocol characters (a network store must send them with lengths,
  * never formatted into a command), quotes, format directives, and bytes that
  * are not UTF-8. */
+/* A user signed in through a trusted issuer: one record per (issuer, subject),
+ * never found by a password sign-in, with token versions like anyone's. */
+void store_contract_user_federated(void **state)
+{
+    struct store_fixture *f = *state;
+    struct user_rec a, again, other, byid, byname;
+    int64_t local = new_user(f, "Alice"); /* a local user with the same display name */
+
+    assert_int_equal(t_user_federated(f, "https://idp.example", "u-1", "Alice", &a), STORE_OK);
+    assert_true(a.id > 0);
+    assert_int_not_equal(a.id, local);
+    assert_string_equal(a.name, "Alice");
+    assert_int_equal(a.token_version, 1);
+    /* the same identity is the same user; a changed name is taken */
+    assert_int_equal(t_user_federated(f, "https://idp.example", "u-1", "Alice B.", &again),
+                     STORE_OK);
+    assert_int_equal(again.id, a.id);
+    assert_string_equal(again.name, "Alice B.");
+    assert_int_equal(t_user_by_id(f, a.id, &byid), STORE_OK);
+    assert_string_equal(byid.name, "Alice B.");
+    /* the same subject at another issuer is someone else */
+    assert_int_equal(t_user_federated(f, "https://other.example", "u-1", "Alice", &other),
+                     STORE_OK);
+    assert_int_not_equal(other.id, a.id);
+    /* a password sign-in never finds a federated user by its display name */
+    assert_int_equal(t_user_by_name(f, "Alice B.", &byname), STORE_NOT_FOUND);
+    assert_int_equal(t_user_by_name(f, "Alice", &byname), STORE_OK);
+    assert_int_equal(byname.id, local);
+    /* token versions (logout.all) work as for local users, and survive */
+    int64_t v = 0;
+    assert_int_equal(t_bump(f, a.id, &v), STORE_OK);
+    assert_int_equal(v, 2);
+    f->be->reopen(f);
+    assert_int_equal(t_user_federated(f, "https://idp.example", "u-1", "Alice B.", &again),
+                     STORE_OK);
+    assert_int_equal(again.id, a.id);
+    assert_int_equal(again.token_version, 2);
+    /* bad input is refused, not cut */
+    char longsub[FED_SUBJECT_MAX + 2];
+    memset(longsub, 's', FED_SUBJECT_MAX + 1);
+    longsub[FED_SUBJECT_MAX + 1] = '\0';
+    assert_int_equal(t_user_federated(f, "", "u", "n", NULL), STORE_ERROR);
+    assert_int_equal(t_user_federated(f, "i", longsub, "n", NULL), STORE_ERROR);
+    assert_int_equal(t_user_federated(f, "i", "u", "", NULL), STORE_ERROR);
+    assert_true(f->st->ops->healthy(f->st));
+}
+
 void store_contract_binary_safe_values(void **state)
 {
     struct store_fixture *f = *state;

@@ -61,6 +61,7 @@ int store_fixture_teardown(void **state);
 #define STORE_CONTRACT_CASES(X)       \
     X(user_roundtrip)                 \
     X(user_conflict_and_bad_input)    \
+    X(user_federated)                 \
     X(binary_safe_values)             \
     X(not_found)                      \
     X(bump_version_persists)          \
@@ -113,6 +114,8 @@ enum store_rc t_user_create(struct store_fixture *f, const char *name, const cha
                             struct user_rec *out);
 enum store_rc t_user_by_name(struct store_fixture *f, const char *name, struct user_rec *out);
 enum store_rc t_user_by_id(struct store_fixture *f, int64_t id, struct user_rec *out);
+enum store_rc t_user_federated(struct store_fixture *f, const char *iss, const char *sub,
+                               const char *name, struct user_rec *out);
 enum store_rc t_bump(struct store_fixture *f, int64_t id, int64_t *out);
 enum store_rc t_session_put(struct store_fixture *f, const struct session_rec *s);
 /* out may be NULL; the record is copied to *out when found */

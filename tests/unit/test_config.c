@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <sched.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "event_loop.h"
@@ -504,6 +505,62 @@ static void test_trusted_proxies(void **state)
         expect_bad("--trusted-proxy", "--trusted-proxy", bad[i], NULL);
 }
 
+/* --trust-issuer (repeatable; env ';'-separated), --trust-file, --trust-ca,
+ * --passwords (docs/federation.md). */
+static void test_trusted_issuers(void **state)
+{
+    (void)state;
+    assert_int_equal(load(NULL), CONFIG_OK);
+    assert_int_equal(cfg.n_trust_issuers, 0);
+    assert_int_equal(cfg.passwords, 1);
+
+    assert_int_equal(load("--trust-issuer", "https://a.example jwks=https://a.example/k aud=q",
+                          "--trust-issuer", "https://b.example jwks=file:/etc/b.json aud=q alg=RS256",
+                          "--passwords", "off", "--trust-ca", "/etc/ca.pem", NULL),
+                     CONFIG_OK);
+    assert_int_equal(cfg.n_trust_issuers, 2);
+    assert_string_equal(cfg.trust_issuers[1].issuer, "https://b.example");
+    assert_int_equal(cfg.trust_issuers[1].algs, TRUST_ALG_RS256);
+    assert_int_equal(cfg.passwords, 0);
+    assert_string_equal(cfg.trust_ca, "/etc/ca.pem");
+
+    setenv("QRLOGIN_TRUST_ISSUER", "i1 jwks=http://h/1 aud=a; i2 jwks=http://h/2 aud=a;", 1);
+    assert_int_equal(load(NULL), CONFIG_OK);
+    assert_int_equal(cfg.n_trust_issuers, 2);
+    assert_string_equal(cfg.trust_issuers[1].jwks, "http://h/2");
+    /* the command line replaces the environment's list */
+    assert_int_equal(load("--trust-issuer", "i3 jwks=http://h/3 aud=a", NULL), CONFIG_OK);
+    assert_int_equal(cfg.n_trust_issuers, 1);
+    assert_string_equal(cfg.trust_issuers[0].issuer, "i3");
+    unsetenv("QRLOGIN_TRUST_ISSUER");
+
+    /* a file adds to the command line's */
+    char path[] = "/tmp/qrlogin-trust-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("# issuers of the apps\n\n  f1 jwks=http://h/f1 aud=a\nf2 jwks=file:/x aud=a name=nick\n", f);
+    fclose(f);
+    assert_int_equal(load("--trust-issuer", "i3 jwks=http://h/3 aud=a", "--trust-file", path, NULL),
+                     CONFIG_OK);
+    assert_int_equal(cfg.n_trust_issuers, 3);
+    assert_string_equal(cfg.trust_issuers[2].name_claim, "nick");
+    f = fopen(path, "w");
+    fputs("f1 jwks=http://h/f1 aud=a\nf2 jwks=http://h/f2 aud=a alg=HS256\n", f);
+    fclose(f);
+    expect_bad("--trust-file line 2", "--trust-file", path, NULL);
+    assert_non_null(strstr(err, "HS256"));
+    unlink(path);
+    expect_bad("--trust-file", "--trust-file", path, NULL); /* gone */
+
+    expect_bad("--trust-issuer", "--trust-issuer", "i jwks=http://h/j", NULL);
+    expect_bad("--trust-issuer", "--trust-issuer", "i jwks=http://h/j aud=a alg=none", NULL);
+    expect_bad("--trust-issuer", "--trust-issuer", "i jwks=http://h/j aud=a", "--trust-issuer",
+               "i jwks=http://h/k aud=b", NULL); /* the same issuer twice */
+    expect_bad("--trust-issuer", "--trust-issuer", " ; ", NULL);
+    expect_bad("--passwords", "--passwords", "maybe", NULL);
+}
+
 static void test_tls_needs_both(void **state)
 {
     (void)state;
@@ -715,6 +772,7 @@ int main(void)
         cmocka_unit_test_setup(test_listen_forms, setup),
         cmocka_unit_test_setup(test_allowed_origins, setup),
         cmocka_unit_test_setup(test_trusted_proxies, setup),
+        cmocka_unit_test_setup(test_trusted_issuers, setup),
         cmocka_unit_test_setup(test_tls_needs_both, setup),
         cmocka_unit_test_setup(test_unknown_and_positional, setup),
         cmocka_unit_test_setup(test_help, setup),

@@ -1,0 +1,65 @@
+/* handle_external.c — auth.external: a phone signs in with the JWT its app
+ * already holds from a trusted identity provider (federation.h). The reply is
+ * the `auth` reply of auth.password: a new "app" session and its pair. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "federation.h"
+#include "external_token.h"
+#include "hub.h"
+#include "ws_dispatch.h"
+
+struct external_ctx {
+    struct req r;
+};
+
+static void external_issued(void *arg, enum api_err err, const struct issued *is)
+{
+    struct external_ctx *x = arg;
+    struct conn *c = hub_get(x->r.conn);
+    if (err) {
+        reply_error(&x->r, err,
+                    err == E_UNAUTHORIZED ? "this token's issuer is not trusted here" : NULL);
+    } else if (c) {
+        hub_attach(c, is->user_id, is->user_name, is->sid);
+        hub_conn_changed(c);
+        struct jw w;
+        reply_start(&w, &x->r, "auth");
+        jw_user(&w, is->user_id, is->user_name);
+        jw_kv_str(&w, "session_id", is->sid);
+        jw_kv_str(&w, "access_token", is->access);
+        jw_kv_str(&w, "refresh_token", is->refresh);
+        jw_kv_str(&w, "token_type", "Bearer");
+        jw_kv_int(&w, "expires_in", is->expires_in);
+        jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
+        reply_finish(&x->r, &w);
+    }
+    free(x);
+}
+
+void handle_auth_external(struct conn *c, const struct req *r, const struct json_doc *d)
+{
+    char *token = malloc(EXT_TOKEN_MAX + 1);
+    size_t len = 0;
+    enum json_rc rc = token ? json_get_str(d, 0, "token", token, EXT_TOKEN_MAX + 1, &len)
+                            : JSON_TOO_LONG;
+    if (!token) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    if (rc == JSON_MISSING || rc == JSON_WRONG_TYPE || (rc == JSON_OK && !len)) {
+        reply_error(r, E_BAD_REQUEST, "token must be a non-empty string");
+        free(token);
+        return;
+    }
+    struct external_ctx *x = rc == JSON_OK ? calloc(1, sizeof *x) : NULL;
+    if (rc != JSON_OK) {
+        reply_error(r, E_INVALID_TOKEN, NULL);
+    } else if (!x) {
+        reply_error(r, E_INTERNAL, NULL);
+    } else {
+        x->r = *r;
+        federation_exchange(token, len, c->ip, c->user_agent, external_issued, x);
+    }
+    free(token);
+}

@@ -11,6 +11,7 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "oidc_tickets.h"
 #include "qr.h"
 #include "server.h"
 #include "sessions.h"
@@ -227,6 +228,8 @@ static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
         pc_seen(t->pc_conn, &pc);
         audit(t, &pc, t->scanner->phone_sid, NULL,
               ev == TEV_DENIED ? "denied" : "code_mismatch");
+        if (t->grant)
+            oidc_ticket_denied(t);
         push_simple(t->pc_conn, "ticket.denied", t->id);
         pc_changed(t->pc_conn);
         break;
@@ -253,6 +256,8 @@ void handlers_tickets_init(void)
 
 void handle_ticket_new(struct conn *c, const struct req *r, const struct json_doc *d)
 {
+    if (oidc_ticket_new(c, r, d))
+        return; /* for a pending /authorize request (oidc_tickets.h) */
     char name[CLIENT_NAME_MAX + 1] = "";
     int client = json_get_obj(d, 0, "client");
     if (client == JSON_WRONG_TYPE) {
@@ -268,6 +273,29 @@ void handle_ticket_new(struct conn *c, const struct req *r, const struct json_do
     }
     const struct ticket *t;
     if (tickets_create(c->id, name, &t)) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    metrics.tickets[MT_CREATED]++;
+    if (send_ticket(r, t)) {
+        tickets_cancel_pc(c->id);
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    hub_conn_changed(c);
+    server_timers_kick();
+}
+
+void handle_ticket_new_grant(uint64_t pc_conn, const struct req *r, const char *client_name,
+                             struct ticket_grant *grant)
+{
+    struct conn *c = hub_get(pc_conn);
+    const struct ticket *t;
+    if (!c) {
+        free(grant); /* the PC left while its request was looked up */
+        return;
+    }
+    if (tickets_create_grant(c->id, client_name, 0, grant, &t)) {
         reply_error(r, E_INTERNAL, NULL);
         return;
     }
@@ -450,6 +478,14 @@ static void confirm_user_cb(void *arg, enum store_rc rc, const struct user_rec *
         confirm_free(x);
         return;
     }
+    if (x->t.grant) {
+        /* An OAuth request's ticket: no tokens to this PC (oidc_tickets.h). */
+        metrics.tickets[MT_CONFIRMED]++;
+        audit(&x->t, &x->pc, x->phone_sid, NULL, "confirmed");
+        oidc_ticket_confirmed(&x->r, &x->t, u, x->pc.ip, x->pc.user_agent);
+        confirm_free(x);
+        return;
+    }
     sessions_create(u, "web", x->pc.ip, x->pc.user_agent, confirm_issued, x);
 }
 
@@ -559,10 +595,62 @@ static void located(void *arg, enum cluster_where where, uint32_t node)
     free(p);
 }
 
+/* Runs p where its ticket lives (here, or forwarded to its node). */
+static void phone_dispatch(const struct phone_req *p)
+{
+    if (!cluster_on()) {
+        phone_run(p, clock_mono_us());
+        return;
+    }
+    struct phone_req *q = malloc(sizeof *q);
+    if (!q) {
+        reply_error(&p->r, E_INTERNAL, NULL);
+        return;
+    }
+    *q = *p;
+    cluster_ticket_locate(q->ticket, located, q);
+}
+
+static void user_code_resolved(void *arg, const char *ticket)
+{
+    struct phone_req *p = arg;
+    if (!ticket) {
+        reply_error(&p->r, E_NOT_FOUND, NULL);
+    } else {
+        snprintf(p->ticket, sizeof p->ticket, "%s", ticket);
+        phone_dispatch(p);
+    }
+    free(p);
+}
+
+/* ticket.scan {"user_code"} — a device grant's code typed on the phone
+ * (oidc_tickets.h): once resolved, the scan of its ticket. */
+static void scan_user_code(const struct phone_req *p, const struct json_doc *d)
+{
+    char code[24];
+    if (json_get_str(d, 0, "user_code", code, sizeof code, NULL)) {
+        reply_error(&p->r, E_NOT_FOUND, NULL);
+        return;
+    }
+    struct phone_req *q = malloc(sizeof *q);
+    if (!q) {
+        reply_error(&p->r, E_INTERNAL, NULL);
+        return;
+    }
+    *q = *p;
+    oidc_resolve_user_code(code, user_code_resolved, q);
+}
+
 static void phone_request(struct conn *c, const struct req *r, const struct json_doc *d,
                           enum phone_op op)
 {
     struct phone_req p = {.op = op, .r = *r, .user_id = c->user_id};
+    snprintf(p.user_name, sizeof p.user_name, "%s", c->user_name);
+    snprintf(p.sid, sizeof p.sid, "%s", c->sid);
+    if (op == OP_SCAN && json_member(d, 0, "ticket") < 0 && json_member(d, 0, "user_code") >= 0) {
+        scan_user_code(&p, d);
+        return;
+    }
     if (get_ticket(d, r, p.ticket))
         return;
     if (op == OP_CONFIRM) {
@@ -577,19 +665,7 @@ static void phone_request(struct conn *c, const struct req *r, const struct json
             p.has_code = true;
         }
     }
-    snprintf(p.user_name, sizeof p.user_name, "%s", c->user_name);
-    snprintf(p.sid, sizeof p.sid, "%s", c->sid);
-    if (!cluster_on()) {
-        phone_run(&p, clock_mono_us());
-        return;
-    }
-    struct phone_req *q = malloc(sizeof *q);
-    if (!q) {
-        reply_error(r, E_INTERNAL, NULL);
-        return;
-    }
-    *q = p;
-    cluster_ticket_locate(q->ticket, located, q);
+    phone_dispatch(&p);
 }
 
 void handle_ticket_scan(struct conn *c, const struct req *r, const struct json_doc *d)

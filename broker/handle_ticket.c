@@ -192,6 +192,12 @@ static void audit(const struct ticket *t, const struct pc_seen *pc, const char *
              (long long)who->user_id, outcome, pc->ip);
 }
 
+/* The phone's deny being decided right now (deny_here): the hook of an
+ * OAuth ticket may take over its answer, to send it once the denial is
+ * recorded where the device's poll reads it (oidc_tickets.h). */
+static const struct req *deny_req;
+static bool deny_taken;
+
 /* tickets.c tells us every transition; the pushes are ours. */
 static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
 {
@@ -229,7 +235,7 @@ static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
         audit(t, &pc, t->scanner->phone_sid, NULL,
               ev == TEV_DENIED ? "denied" : "code_mismatch");
         if (t->grant)
-            oidc_ticket_denied(t);
+            deny_taken = oidc_ticket_denied(t, ev == TEV_DENIED ? deny_req : NULL);
         push_simple(t->pc_conn, "ticket.denied", t->id);
         pc_changed(t->pc_conn);
         break;
@@ -512,12 +518,16 @@ static void confirm_here(const struct phone_req *p, int64_t t0_us)
 
 static void deny_here(const struct phone_req *p)
 {
+    deny_req = &p->r;
+    deny_taken = false;
     enum ticket_rc rc = tickets_deny(p->ticket, p->user_id);
+    deny_req = NULL;
     if (rc) {
         reply_ticket_rc(&p->r, rc);
         return;
     }
-    reply_ok(&p->r, p->ticket);
+    if (!deny_taken)
+        reply_ok(&p->r, p->ticket);
 }
 
 static void phone_run(const struct phone_req *p, int64_t t0_us)

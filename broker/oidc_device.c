@@ -248,7 +248,8 @@ void oidc_post_device(struct http_req *q)
 /* ---- the phone's decision (oidc_tickets.c calls these) ---- */
 
 struct decision {
-    struct req r;             /* the phone's confirm; conn 0 for a deny */
+    struct req r;             /* the phone's confirm or deny */
+    bool has_req;             /* a wrong number's denial has no request to answer */
     bool approve;
     int64_t user_id;
     char ticket[TICKET_LEN + 1];
@@ -279,8 +280,15 @@ static void decided(void *arg, enum store_rc rc, bool wrote)
             reply_error(&x->r, E_INTERNAL, "the store is unavailable");
         else
             reply_error(&x->r, E_NOT_FOUND, NULL); /* expired meanwhile */
-    } else if (!wrote) {
-        log_warn("device grant: a denial was not recorded (store rc %d)", (int)rc);
+    } else {
+        if (!wrote)
+            log_warn("device grant: a denial was not recorded (store rc %d)", (int)rc);
+        /* the ticket is gone either way; a record that moved on (expired) needs
+         * no denial */
+        if (x->has_req && (wrote || rc == STORE_OK || rc == STORE_NOT_FOUND))
+            reply_ok(&x->r, x->ticket);
+        else if (x->has_req)
+            reply_error(&x->r, E_INTERNAL, "the store is unavailable");
     }
     free(x);
 }
@@ -294,8 +302,10 @@ void oidc_device_decided(const struct req *r, const struct ticket *t, int64_t us
             reply_error(r, E_INTERNAL, NULL);
         return;
     }
-    if (r)
+    if (r) {
         x->r = *r;
+        x->has_req = true;
+    }
     x->approve = approve;
     x->user_id = user_id;
     snprintf(x->ticket, sizeof x->ticket, "%s", t->id);

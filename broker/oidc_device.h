@@ -35,8 +35,8 @@ int oidc_device_decode(const struct oauth_rec *r, struct device_rec *d);
 int oidc_device_encode(const struct device_rec *d, struct oauth_rec *r);
 
 /* The phone confirmed (approve) or denied the device ticket t: the record
- * moves from pending. r (NULL for a deny) is the phone's confirm, answered
- * once the record says so. */
+ * moves from pending. r (NULL: nothing to answer) is the phone's request,
+ * answered once the record says so. */
 struct req;
 void oidc_device_decided(const struct req *r, const struct ticket *t, int64_t user_id,
                          bool approve);

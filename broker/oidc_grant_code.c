@@ -23,7 +23,15 @@ struct code_use {
     struct code_rec c;
 };
 
-static void revoked(void *arg, enum api_err e) { (void)arg, (void)e; }
+/* The answer to a second use waits for the revocation, so that the client
+ * (or a test) never sees the first use's tokens still working after it. */
+static void revoked(void *arg, enum api_err e)
+{
+    struct code_use *x = arg;
+    (void)e; /* gone already, or a store failure logged there */
+    token_fail(x->tr, 400, "invalid_grant", "the code was already used");
+    free(x);
+}
 
 static bool take_code(void *arg, struct oauth_rec *r)
 {
@@ -100,8 +108,10 @@ static void taken(void *arg, enum store_rc rc, bool wrote)
     } else if (x->take == TAKE_REUSED && !rc) {
         log_warn("authorization code used twice (client %s): revoking session %s",
                  x->tr->client.id, x->c.sid[0] ? x->c.sid : "(not yet recorded)");
-        if (x->c.sid[0])
-            sessions_revoke(x->c.user_id, x->c.sid, "revoked", revoked, NULL);
+        if (x->c.sid[0]) {
+            sessions_revoke(x->c.user_id, x->c.sid, "revoked", revoked, x);
+            return;
+        }
         token_fail(x->tr, 400, "invalid_grant", "the code was already used");
     } else if (rc || x->take != TAKE_OK || !wrote) {
         token_fail(x->tr, 400, "invalid_grant", NULL);

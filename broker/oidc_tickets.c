@@ -184,9 +184,12 @@ void oidc_ticket_confirmed(const struct req *r, const struct ticket *t, const st
         authorize_confirmed(r, t, u);
 }
 
-void oidc_ticket_denied(const struct ticket *t)
+bool oidc_ticket_denied(const struct ticket *t, const struct req *r)
 {
-    if (t->grant->kind == TICKET_GRANT_DEVICE)
-        oidc_device_decided(NULL, t, 0, false);
+    if (t->grant->kind == TICKET_GRANT_DEVICE) {
+        oidc_device_decided(r, t, 0, false);
+        return r != NULL;
+    }
     /* an authorize ticket: the PC page shows the denial and may ask again */
+    return false;
 }

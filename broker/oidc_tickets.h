@@ -41,8 +41,9 @@ struct json_doc;
  * for a device. */
 void oidc_ticket_confirmed(const struct req *r, const struct ticket *t, const struct user_rec *u,
                            const char *ip, const char *user_agent);
-/* The phone denied t (or picked a wrong number). */
-void oidc_ticket_denied(const struct ticket *t);
+/* The phone denied t (or picked a wrong number: r NULL). Returns true if it
+ * took over answering r (then it does, once the denial is recorded). */
+bool oidc_ticket_denied(const struct ticket *t, const struct req *r);
 
 /* ticket.new with "authorize": <handle of a pending /authorize request>.
  * Returns false when d has no such member (a plain ticket.new); true when

@@ -1,7 +1,8 @@
 // Helpers shared by the OIDC black-box tests (oidc_*.test.mjs): registering clients with
 // the real `clientadd` command against a broker's store, talking to /token and friends as
 // a plain HTTP client, and the phone's part of a device or authorize ticket.
-import { runCli, PBKDF2, assert, phoneLogin } from './harness.mjs';
+import { createHash, randomBytes } from 'node:crypto';
+import { runCli, PBKDF2, assert, phoneLogin, connect, PC_UA } from './harness.mjs';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -55,4 +56,46 @@ export async function phoneDecides(broker, name, password, { ticket, userCode, c
   const info = await ws.call(scan, 'ticket.info');
   await ws.call({ type: confirm ? 'ticket.confirm' : 'ticket.deny', ticket: info.ticket }, 'ok');
   return { ws, info };
+}
+
+/** A PKCE pair (RFC 7636 S256). */
+export function pkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export function authorizeUrl(broker, params) {
+  return `${broker.url}/authorize?${new URLSearchParams(params)}`;
+}
+
+export async function getNoFollow(url) {
+  const res = await fetch(url, { redirect: 'manual' });
+  return { status: res.status, location: res.headers.get('location'), body: await res.text() };
+}
+
+/**
+ * The code flow as the hosted page runs it: GET /authorize on nodes.authorize → the
+ * page's handle; the page's socket on nodes.pc asks ticket.new {authorize}; a phone of
+ * user on nodes.phone scans and confirms; the page's `login` carries the redirect.
+ * Resolves {code, pc, phone}.
+ */
+export async function codeVia(nodes, params, user) {
+  const r = await getNoFollow(authorizeUrl(nodes.authorize, params));
+  assert.equal(r.status, 302, `authorize: ${r.status} ${r.body}`);
+  const m = /^\/#authz=([A-Za-z0-9_-]+)$/.exec(r.location);
+  assert.ok(m, `authorize sent the browser to ${r.location}, not the hosted page`);
+  const pc = await connect(nodes.pc, { headers: { 'User-Agent': PC_UA } });
+  const t = await pc.call({ type: 'ticket.new', authorize: m[1] }, 'ticket');
+  const { ws: phone } = await phoneLogin(nodes.phone, ...user);
+  const info = await phone.call({ type: 'ticket.scan', ticket: t.ticket }, 'ticket.info');
+  assert.equal(info.pc.client_name, params.client_id);
+  await phone.call({ type: 'ticket.confirm', ticket: t.ticket }, 'ok');
+  const login = await pc.next('login');
+  assert.equal(login.access_token, undefined, 'the page gets no tokens');
+  assert.equal(login.refresh_token, undefined, 'the page gets no tokens');
+  const back = new URL(login.redirect);
+  assert.equal(`${back.origin}${back.pathname}`, params.redirect_uri);
+  assert.equal(back.searchParams.get('state'), params.state ?? null);
+  assert.equal(back.searchParams.get('iss'), nodes.authorize.issuer || nodes.authorize.url);
+  return { code: back.searchParams.get('code'), pc, phone };
 }

@@ -173,6 +173,17 @@ static void pc_seen(uint64_t pc_conn, struct pc_seen *out)
              pc && pc->user_agent ? pc->user_agent : "");
 }
 
+/* The same for a ticket: a device grant's has no PC socket, and shows the
+ * device's HTTP request instead (oidc_tickets.h). */
+static void ticket_pc_seen(const struct ticket *t, struct pc_seen *out)
+{
+    pc_seen(t->pc_conn, out);
+    if (!out->ip[0] && t->grant) {
+        snprintf(out->ip, sizeof out->ip, "%s", t->grant->ip);
+        snprintf(out->user_agent, sizeof out->user_agent, "%s", t->grant->user_agent);
+    }
+}
+
 /* A decision about a scanned ticket t, for the user's history; phone_sid is
  * the session of the phone that decided. */
 static void audit(const struct ticket *t, const struct pc_seen *pc, const char *phone_sid,
@@ -231,7 +242,7 @@ static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
     case TEV_CODE_MISMATCH: {
         metrics.tickets[ev == TEV_DENIED ? MT_DENIED : MT_CODE_MISMATCH]++;
         struct pc_seen pc;
-        pc_seen(t->pc_conn, &pc);
+        ticket_pc_seen(t, &pc);
         audit(t, &pc, t->scanner->phone_sid, NULL,
               ev == TEV_DENIED ? "denied" : "code_mismatch");
         if (t->grant)
@@ -396,15 +407,16 @@ static void scan_here(const struct phone_req *p)
         reply_ticket_rc(&p->r, rc);
         return;
     }
-    const struct conn *pc = hub_get(t->pc_conn);
+    struct pc_seen pc;
+    ticket_pc_seen(t, &pc);
     struct jw w;
     reply_start(&w, &p->r, "ticket.info");
     jw_kv_str(&w, "ticket", t->id);
     jw_kv_int(&w, "expires_in", tickets_expires_in(t, clock_now_ms()));
     jw_key(&w, "pc");
     jw_obj_open(&w);
-    jw_kv_str(&w, "ip", pc ? pc->ip : "");
-    jw_kv_str(&w, "user_agent", pc && pc->user_agent ? pc->user_agent : "");
+    jw_kv_str(&w, "ip", pc.ip);
+    jw_kv_str(&w, "user_agent", pc.user_agent);
     jw_kv_str(&w, "client_name", t->client_name ? t->client_name : "");
     jw_kv_int(&w, "created_at", t->created_at);
     jw_obj_close(&w);
@@ -512,7 +524,7 @@ static void confirm_here(const struct phone_req *p, int64_t t0_us)
         free(x);
         return;
     }
-    pc_seen(x->t.pc_conn, &x->pc);
+    ticket_pc_seen(&x->t, &x->pc);
     broker.store->ops->user_by_id(broker.store, p->user_id, confirm_user_cb, x);
 }
 

@@ -17,6 +17,7 @@
 #include "oidc_client_auth.h"
 #include "oidc_tickets.h"
 #include "server.h"
+#include "ws_conn.h"
 
 /* ---- the record ---- */
 
@@ -59,6 +60,8 @@ int oidc_device_encode(const struct device_rec *d, struct oauth_rec *r)
 
 struct devauth {
     uint64_t http;
+    char ip[IP_MAX];
+    char user_agent[UA_MAX];
     bool used_basic;
     char body[HTTP_API_BODY_MAX + 1];
     size_t len;
@@ -210,6 +213,8 @@ static void devauth_client(void *arg, enum oidc_auth_rc rc, const struct oidc_cl
     }
     g->kind = TICKET_GRANT_DEVICE;
     snprintf(g->client_id, sizeof g->client_id, "%s", c->id);
+    memcpy(g->ip, x->ip, sizeof g->ip);
+    memcpy(g->user_agent, x->user_agent, sizeof g->user_agent);
     oidc_secret_key(x->device_code, g->key);
     x->pc_conn = hub_reserve_id();
     if (tickets_create_grant(x->pc_conn, c->id, ttl_ms, g, &t)) {
@@ -241,6 +246,10 @@ void oidc_post_device(struct http_req *q)
     }
     memcpy(x->body, body, len);
     x->len = len;
+    struct lws *wsi = http_req_wsi(q);
+    ws_client_ip(wsi, x->ip, sizeof x->ip);
+    if (lws_hdr_copy(wsi, x->user_agent, sizeof x->user_agent, WSI_TOKEN_HTTP_USER_AGENT) < 0)
+        x->user_agent[0] = '\0';
     x->http = http_req_hold(q);
     oidc_client_authenticate(q, x->body, x->len, &x->used_basic, devauth_client, x);
 }

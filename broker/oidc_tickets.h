@@ -30,6 +30,10 @@ struct ticket_grant {
     char client_id[CLIENT_ID_MAX + 1];
     /* device: the device record's key; authorize: the pending request's */
     char key[OAUTH_KEY_MAX];
+    /* device: who asked at /device_authorization, shown to the phone in
+     * place of a PC socket's address and browser */
+    char ip[IP_MAX];
+    char user_agent[UA_MAX];
 };
 
 struct ticket;

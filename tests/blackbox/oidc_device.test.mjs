@@ -84,6 +84,9 @@ describe('OIDC: discovery and the device grant', () => {
         const { ws, info } = await phoneDecides(broker, ...ALICE,
           { ticket: ticketOf(a.verification_uri_complete) });
         assert.equal(info.pc.client_name, 'cli');
+        // no PC socket: the phone is shown who asked at /device_authorization
+        assert.equal(info.pc.ip, '127.0.0.1');
+        assert.match(info.pc.user_agent, /openid-client/);
         phone = ws;
       },
     });

@@ -5,11 +5,13 @@
 // at /token (PKCE, client_secret_basic) and whose ID token the library validates.
 import {
   test, describe, before, after, assert, startBroker, stopAll, launch, missingPrerequisite,
-  pcPage, readTicket, artifact, WAIT, PBKDF2, decodeJwt, phoneLogin,
+  pcPage, phonePage, phoneSignIn, expectText, readTicket, artifact, WAIT, PBKDF2, decodeJwt,
+  phoneLogin,
 } from './browser.mjs';
 import * as oidc from 'openid-client';
-import { addClient, phoneDecides } from '../blackbox/oidc_helpers.mjs';
+import { addClient, phoneDecides, DEVICE_GRANT } from '../blackbox/oidc_helpers.mjs';
 import { startRp } from '../../docs/examples/web-rp.mjs';
+import { deviceLogin } from '../../docs/examples/device-cli.mjs';
 
 const skip = missingPrerequisite();
 if (skip) console.log(`# skipping browser tests: ${skip}`);
@@ -26,6 +28,7 @@ describe('OIDC sign-in through the hosted QR page', { skip: skip || false }, () 
     // loopback redirect URIs match any port (RFC 8252 §7.3): the app picks a free one
     const secret = await addClient(broker, 'webapp', ['--redirect-uri',
       'http://127.0.0.1:8000/callback', '--redirect-uri', 'http://127.0.0.1:8000/']);
+    await addClient(broker, 'tv-app', ['--public', '--grant', DEVICE_GRANT]);
     rp = await startRp({ issuer: broker.url, clientId: 'webapp', clientSecret: secret, insecure: true });
     browser = await launch();
   });
@@ -78,5 +81,28 @@ describe('OIDC sign-in through the hosted QR page', { skip: skip || false }, () 
     await assert.rejects(oidc.refreshTokenGrant(rp.config, refreshed.refresh_token),
       (e) => e.error === 'invalid_grant');
     pc.assertClean();
+  });
+
+  test('device grant: the code typed on the phone page', async () => {
+    const phone = await phonePage(browser);
+    await phone.goto(`${broker.url}/m/`);
+    await phoneSignIn(phone, ...ALICE);
+    await phone.getByTestId('user-code').waitFor({ state: 'visible', timeout: WAIT });
+    const { claims } = await deviceLogin({
+      issuer: broker.url,
+      clientId: 'tv-app',
+      insecure: true,
+      show: async (a) => {
+        await phone.getByTestId('user-code').fill(a.user_code.toLowerCase());
+        await phone.getByTestId('user-code-go').click();
+        await expectText(phone.getByTestId('pc-name'), /tv-app/, 'the phone names the client');
+        await phone.screenshot({ path: artifact('oidc-phone-device.png') });
+        await phone.getByTestId('confirm').click();
+      },
+    });
+    assert.equal(claims.name, 'alice');
+    assert.equal(claims.aud, 'tv-app');
+    await expectText(phone.getByTestId('result'), /./, 'phone: a result after confirming');
+    phone.assertClean();
   });
 });

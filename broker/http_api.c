@@ -430,23 +430,28 @@ const char *http_req_body(struct http_req *q, size_t *len, bool *overflow)
 
 int http_req_query(struct http_req *q, const char *name, char *out, size_t outsz)
 {
-    /* lws keeps the raw query string as fragments split at '&'; rejoined,
-     * it is parsed the one way every form here is. */
+    /* lws has already split the query at '&' into fragments and decoded
+     * each one's %XX escapes (an escaped "%26" does not split), so a
+     * fragment is "name=value" as sent, decoded once: it must not be decoded
+     * again, or "%2525" would come out as "%". */
     struct lws *wsi = pss_of(q)->wsi;
-    char all[HTTP_API_BODY_MAX], frag[HTTP_API_BODY_MAX];
-    size_t o = 0;
+    char frag[HTTP_API_BODY_MAX];
+    size_t nlen = strlen(name);
+    int found = -1;
     for (int i = 0;; i++) {
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n < 0)
             break;
-        if (o + (size_t)n + 2 > sizeof all)
-            return -2;
-        if (o)
-            all[o++] = '&';
-        memcpy(all + o, frag, (size_t)n);
-        o += (size_t)n;
+        if ((size_t)n <= nlen || memcmp(frag, name, nlen) || frag[nlen] != '=')
+            continue;
+        size_t vlen = (size_t)n - nlen - 1;
+        if (found != -1 || vlen >= outsz || memchr(frag + nlen + 1, '\0', vlen))
+            return -2; /* repeated (RFC 6749 §3.1), too long, or a NUL */
+        memcpy(out, frag + nlen + 1, vlen);
+        out[vlen] = '\0';
+        found = (int)vlen;
     }
-    return form_value(all, o, name, out, outsz);
+    return found;
 }
 
 void http_reply_json(struct http_req *q, int status, struct jw *w)

@@ -42,7 +42,8 @@ struct http_req *http_req_find(uint64_t id);
 struct lws *http_req_wsi(struct http_req *q);
 /* The POST body (NULL and 0 for GET); overflow: it was longer than we take. */
 const char *http_req_body(struct http_req *q, size_t *len, bool *overflow);
-/* A query parameter of a GET, decoded; as form_value(). */
+/* A query parameter of a GET, decoded: its length, -1 if absent, -2 if
+ * repeated or too long. */
 int http_req_query(struct http_req *q, const char *name, char *out, size_t outsz);
 
 struct jw;

@@ -138,6 +138,19 @@ describe('OIDC: authorization code + PKCE', () => {
     }
   });
 
+  test('state comes back exactly as sent, whatever it holds', async () => {
+    for (const state of ['a+b c&d=e', '%25 and %', 'ü/?#=', 'x'.repeat(400)]) {
+      const r = await getNoFollow(authorizeUrl(broker, appParams({ state, response_type: 'token' })));
+      assert.equal(r.status, 302, r.body);
+      assert.equal(new URL(r.location).searchParams.get('state'), state);
+    }
+    const { code } = await codeFor(broker, appParams({ state: 'a+b c&d=e%' }));
+    assert.equal(code.length, 43);
+    // a repeated parameter is refused (RFC 6749 §3.1), by redirect once the URI is known
+    const r = await getNoFollow(`${authorizeUrl(broker, appParams())}&scope=openid`);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'invalid_request');
+  });
+
   test('the hosted page cannot use an unknown or used request handle', async () => {
     const pc = await connect(broker, { headers: { 'User-Agent': PC_UA } });
     await pc.fails({ type: 'ticket.new', authorize: 'no-such-handle' }, 'not_found');

@@ -107,8 +107,8 @@ static int parse_basic(const char *h, struct auth_ctx *x)
     int rc = -1;
     if (!form_decode_inplace(id) && !form_decode_inplace(secret) &&
         strlen(id) <= CLIENT_ID_MAX && strlen(secret) <= SECRET_MAX && *secret) {
-        snprintf(x->id, sizeof x->id, "%s", id);
-        snprintf(x->secret, sizeof x->secret, "%s", secret);
+        memcpy(x->id, id, strlen(id) + 1);             /* lengths checked above */
+        memcpy(x->secret, secret, strlen(secret) + 1);
         x->has_secret = true;
         rc = 0;
     }

@@ -35,7 +35,7 @@ void oidc_get_discovery(struct http_req *q)
     static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post",
                                                "none", NULL};
     static const char *const pkce[] = {"S256", NULL};
-    static const char *const scopes[] = {"openid", "profile", "offline_access", NULL};
+    static const char *const scopes[] = {"openid", "profile", NULL};
     static const char *const claims[] = {"iss", "sub", "aud", "exp", "iat", "auth_time",
                                          "nonce", "sid", "amr", "name",
                                          "preferred_username", NULL};

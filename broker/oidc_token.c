@@ -89,7 +89,7 @@ struct issue_job {
 };
 
 static void reply_tokens(struct token_req *tr, const struct issued *is, const char *scope,
-                         const char *id_token)
+                         const char *id_token, const char *issued_token_type)
 {
     struct http_req *q = http_req_find(tr->http);
     if (q) {
@@ -99,8 +99,10 @@ static void reply_tokens(struct token_req *tr, const struct issued *is, const ch
         jw_kv_str(&w, "access_token", is->access);
         jw_kv_str(&w, "token_type", "Bearer");
         jw_kv_int(&w, "expires_in", is->expires_in);
-        if (tr->client.grants & OIDC_GRANT_REFRESH)
+        if (!tr->client.id[0] || (tr->client.grants & OIDC_GRANT_REFRESH))
             jw_kv_str(&w, "refresh_token", is->refresh);
+        if (issued_token_type)
+            jw_kv_str(&w, "issued_token_type", issued_token_type);
         if (id_token)
             jw_kv_str(&w, "id_token", id_token);
         if (scope && *scope)
@@ -113,7 +115,7 @@ static void reply_tokens(struct token_req *tr, const struct issued *is, const ch
 
 void token_reply_pair(struct token_req *tr, const struct issued *is, const char *scope)
 {
-    reply_tokens(tr, is, scope, NULL);
+    reply_tokens(tr, is, scope, NULL, NULL);
 }
 
 static void idtoken_run(struct work *w)
@@ -128,7 +130,7 @@ static void idtoken_done(struct work *w)
     if (j->rc)
         token_fail(j->tr, 500, "server_error", NULL);
     else
-        reply_tokens(j->tr, &j->is, j->o.scope, j->id_token);
+        reply_tokens(j->tr, &j->is, j->o.scope, j->id_token, j->o.issued_token_type);
     free(j);
 }
 
@@ -145,7 +147,7 @@ static void session_created(void *arg, enum api_err err, const struct issued *is
     if (j->o.on_session)
         j->o.on_session(j->o.ref, is->sid);
     if (!j->want_id) {
-        reply_tokens(j->tr, &j->is, j->o.scope, NULL);
+        reply_tokens(j->tr, &j->is, j->o.scope, NULL, j->o.issued_token_type);
         free(j);
         return;
     }
@@ -171,8 +173,8 @@ void token_issue(struct token_req *tr, const struct user_rec *u, const struct to
     j->tr = tr;
     j->o = *o;
     j->want_id = oidc_scope_has(o->scope, "openid");
-    sessions_create_for_client(u, "web", tr->ip, tr->user_agent, tr->client.id, session_created,
-                               j);
+    sessions_create_for_client(u, o->kind ? o->kind : "web", tr->ip, tr->user_agent,
+                               tr->client.id, session_created, j);
 }
 
 /* ---- the endpoint ---- */

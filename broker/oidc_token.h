@@ -48,6 +48,9 @@ void token_fail(struct token_req *tr, int status, const char *error, const char 
 
 /* What token_issue() needs beyond the user. */
 struct token_issue_opts {
+    const char *kind;                     /* the session's kind; NULL: "web" */
+    /* RFC 8693's issued_token_type for the answer; NULL: none */
+    const char *issued_token_type;
     char scope[OIDC_SCOPE_MAX + 1];
     char nonce[OIDC_NONCE_MAX + 1];
     int64_t auth_time;                    /* s: when the phone confirmed */
@@ -59,7 +62,9 @@ struct token_issue_opts {
 };
 
 /* A new session for tr->client and u, its pair, and an ID token when the
- * scope has openid; answers and frees tr. */
+ * scope has openid; answers and frees tr. The refresh token is in the answer
+ * when the client is registered for refresh_token, or when there is no
+ * client (a first-party request, client.id ""). */
 void token_issue(struct token_req *tr, const struct user_rec *u, const struct token_issue_opts *o);
 
 /* Answers a pair (a refresh) without an ID token; frees tr. */

@@ -48,6 +48,15 @@ describe('OIDC across two nodes', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^app\tconfidential\tauthorization_code,refresh_token\thttps:\/\/rp\.example\/cb$/m);
     assert.match(r.stdout, /^cli\tpublic\t/m);
+    await addClient({ redis }, 'gone-soon', ['--public', '--redirect-uri', 'https://x.example/cb']);
+    const del = await runCli(['clientdel', '--store', redis.url, 'gone-soon']);
+    assert.equal(del.code, 0, del.stderr);
+    const again = await runCli(['clientdel', '--store', redis.url, 'gone-soon']);
+    assert.equal(again.code, 1, 'deleting a missing client fails');
+    assert.doesNotMatch((await runCli(['clientlist', '--store', redis.url])).stdout, /gone-soon/);
+    // and a deleted client is unknown to the nodes at once
+    const d = await postForm(B, '/device_authorization', { client_id: 'gone-soon' });
+    assert.equal(d.status, 401, d.body);
   });
 
   test('device grant: device on A; phone and /token on B', async () => {

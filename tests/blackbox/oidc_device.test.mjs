@@ -195,6 +195,29 @@ describe('OIDC: discovery and the device grant', () => {
       'invalid_request', 'no grant type');
   });
 
+  test('revoke only by the session\'s own client; userinfo needs a live bearer token', async () => {
+    const a = await deviceAuth(broker, { client_id: 'cli', scope: 'openid' });
+    await phoneDecides(broker, ...ALICE, { ticket: ticketOf(a.verification_uri_complete) });
+    const t = (await poll(broker, a.device_code)).json;
+    // another client's revocation is answered 200 (RFC 7009 §2.2) and changes nothing
+    const other = await postForm(broker, '/revoke', { token: t.refresh_token, client_id: 'other-cli' });
+    assert.equal(other.status, 200, other.body);
+    const ui = await fetch(`${broker.url}/userinfo`, { headers: { Authorization: `Bearer ${t.access_token}` } });
+    assert.equal(ui.status, 200);
+    assert.equal(ui.headers.get('cache-control'), 'no-store');
+    assert.equal((await postForm(broker, '/revoke', { token: 'garbage', client_id: 'cli' })).status, 200);
+    assertOAuthError(await postForm(broker, '/revoke', { client_id: 'cli' }), 400, 'invalid_request',
+      'revoke without a token');
+    const none = await fetch(`${broker.url}/userinfo`);
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get('www-authenticate'), /^Bearer/);
+    // the access token revokes its session too (for its own client)
+    assert.equal((await postForm(broker, '/revoke', { token: t.access_token, client_id: 'cli' })).status, 200);
+    const after = await fetch(`${broker.url}/userinfo`, { headers: { Authorization: `Bearer ${t.access_token}` } });
+    assert.equal(after.status, 401);
+    assert.match(after.headers.get('www-authenticate'), /error="invalid_token"/);
+  });
+
   test('refresh reuse across /token and the WebSocket revokes the session', async () => {
     const a = await deviceAuth(broker, { client_id: 'cli', scope: 'openid' });
     await phoneDecides(broker, ...ALICE, { ticket: ticketOf(a.verification_uri_complete) });

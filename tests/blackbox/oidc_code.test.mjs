@@ -151,6 +151,29 @@ describe('OIDC: authorization code + PKCE', () => {
     assert.equal(new URL(r.location).searchParams.get('error'), 'invalid_request');
   });
 
+  test('the debug log holds no secret, code, verifier or token of these flows', async () => {
+    const p = pkce();
+    const params = appParams({ code_challenge: p.challenge, code_challenge_method: 'S256' });
+    const { code } = await codeFor(broker, params);
+    const r = await postForm(broker, '/token', { grant_type: 'authorization_code', code,
+      redirect_uri: REDIRECT, code_verifier: p.verifier }, { Authorization: basic('app', secret) });
+    assert.equal(r.status, 200, r.body);
+    await postForm(broker, '/token', { grant_type: 'authorization_code', code,
+      redirect_uri: REDIRECT, code_verifier: p.verifier }, { Authorization: basic('app', secret) });
+    await postForm(broker, '/token', { grant_type: 'refresh_token',
+      refresh_token: r.json.refresh_token }, { Authorization: basic('app', `${secret}x`) });
+    const log = broker.log();
+    for (const s of [secret, code, p.verifier, r.json.access_token, r.json.refresh_token,
+      r.json.id_token]) {
+      assert.ok(!log.includes(s), `the log holds a secret: ${s.slice(0, 8)}…`);
+      for (const part of s.split('.').filter((x) => x.length > 16)) {
+        assert.ok(!log.includes(part), `the log holds part of a token: ${part.slice(0, 8)}…`);
+      }
+    }
+    const handle = /authz=([A-Za-z0-9_-]+)/.exec(broker.log());
+    assert.equal(handle, null, 'the log holds a pending request\'s handle');
+  });
+
   test('the hosted page cannot use an unknown or used request handle', async () => {
     const pc = await connect(broker, { headers: { 'User-Agent': PC_UA } });
     await pc.fails({ type: 'ticket.new', authorize: 'no-such-handle' }, 'not_found');

@@ -151,6 +151,13 @@ describe('OIDC: discovery and the device grant', () => {
     assert.equal(ok.headers.get('cache-control'), 'no-store');
     assert.ok(ok.json.id_token && ok.json.access_token && ok.json.refresh_token);
     assertOAuthError(await poll(broker, a.device_code), 400, 'invalid_grant', 'tokens are issued once');
+    // DESIGN rule 8: none of it in the (debug) log, and at most 6 characters of the ticket
+    const log = broker.log();
+    const ticket = ticketOf(a.verification_uri_complete);
+    for (const s of [a.device_code, a.user_code, a.user_code.replace('-', ''), ticket.slice(0, 7),
+      ok.json.access_token.split('.')[2], ok.json.refresh_token.split('.')[2]]) {
+      assert.ok(!log.includes(s), `the log holds ${s.slice(0, 6)}…`);
+    }
   });
 
   test('denied on the phone: access_denied', async () => {

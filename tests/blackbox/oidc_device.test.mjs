@@ -225,6 +225,25 @@ describe('OIDC: discovery and the device grant', () => {
     assert.match(after.headers.get('www-authenticate'), /error="invalid_token"/);
   });
 
+  test('an OIDC session ends with session.revoke and logout.all like any other', async () => {
+    const grant = async () => {
+      const a = await deviceAuth(broker, { client_id: 'cli', scope: 'openid' });
+      await phoneDecides(broker, ...BOB, { ticket: ticketOf(a.verification_uri_complete) });
+      return (await poll(broker, a.device_code)).json;
+    };
+    const refresh = (t) => postForm(broker, '/token',
+      { grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: 'cli' });
+    const one = await grant();
+    const { ws } = await phoneLogin(broker, ...BOB);
+    await ws.call({ type: 'session.revoke', session_id: decodeJwt(one.id_token).sid }, 'ok');
+    assertOAuthError(await refresh(one), 400, 'invalid_grant', 'after session.revoke');
+    const two = await grant();
+    await ws.call({ type: 'logout.all' }, 'ok');
+    assertOAuthError(await refresh(two), 400, 'invalid_grant', 'after logout.all');
+    const ui = await fetch(`${broker.url}/userinfo`, { headers: { Authorization: `Bearer ${two.access_token}` } });
+    assert.equal(ui.status, 401);
+  });
+
   test('refresh reuse across /token and the WebSocket revokes the session', async () => {
     const a = await deviceAuth(broker, { client_id: 'cli', scope: 'openid' });
     await phoneDecides(broker, ...ALICE, { ticket: ticketOf(a.verification_uri_complete) });

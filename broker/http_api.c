@@ -35,6 +35,7 @@ struct http_pss {
     const char *cache_control;
     bool www_auth;
     char *location;      /* a redirect's target (heap) */
+    bool cors;           /* an OIDC endpoint: readable from any origin */
     char www_auth_val[160]; /* a route's WWW-Authenticate ("" none) */
     char *body;          /* LWS_PRE headroom first */
     size_t body_len;
@@ -70,6 +71,7 @@ static void pss_reset(struct http_pss *p)
     p->www_auth = false;
     p->is_token = false;
     p->route = NULL;
+    p->cors = false;
     free(p->location);
     p->location = NULL;
     p->www_auth_val[0] = '\0';
@@ -265,6 +267,17 @@ static int on_http(struct lws *wsi, struct http_pss *p, const char *uri)
 {
     pss_reset(p);
     p->wsi = wsi;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0) {
+        char path[64] = "";
+        lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_OPTIONS_URI);
+        if (!oidc_route_find(path))
+            return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
+        /* A browser app's preflight (CORS), e.g. before /userinfo with a
+         * bearer token: allowed from any origin, never with credentials. */
+        p->cors = true;
+        respond_text(p, 204, "text/plain", "no-store", "", 0);
+        return 0;
+    }
     bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     if (is_post) {
         char path[64] = "";
@@ -276,6 +289,7 @@ static int on_http(struct lws *wsi, struct http_pss *p, const char *uri)
         const struct http_route *rt = oidc_route_find(path);
         if (rt && rt->post) {
             p->route = rt;
+            p->cors = true;
             return 0; /* wait for the body */
         }
         return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
@@ -284,8 +298,10 @@ static int on_http(struct lws *wsi, struct http_pss *p, const char *uri)
         get_healthz(p);
     else if (!strcmp(uri, "/metrics"))
         get_metrics(p);
-    else if (!strcmp(uri, "/.well-known/jwks.json"))
+    else if (!strcmp(uri, "/.well-known/jwks.json")) {
+        p->cors = true; /* browser apps check ID tokens against it */
         get_jwks(p);
+    }
     else if (!strcmp(uri, "/api/me"))
         get_me(wsi, p);
     else if (!strcmp(uri, "/api/token"))
@@ -294,6 +310,7 @@ static int on_http(struct lws *wsi, struct http_pss *p, const char *uri)
         const struct http_route *rt = oidc_route_find(uri);
         if (!rt->get)
             return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
+        p->cors = true;
         rt->get((struct http_req *)p);
     } else
         return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 1;
@@ -327,6 +344,23 @@ static int on_writeable(struct lws *wsi, struct http_pss *p)
                                         (const unsigned char *)p->location,
                                         (int)strlen(p->location), &q, end))
             return 1;
+        if (p->cors) {
+            /* OIDC endpoints serve browser apps (SPAs) too: any origin may
+             * read them. No cookies are involved (credentials are never
+             * allowed), so this gives a page nothing its own fetch could
+             * not get; the socket's Origin check is unaffected. */
+            static const struct {
+                const char *name, *value;
+            } h[] = {{"access-control-allow-origin:", "*"},
+                     {"access-control-allow-methods:", "GET, POST"},
+                     {"access-control-allow-headers:", "Authorization, Content-Type"},
+                     {"access-control-max-age:", "600"}};
+            for (size_t i = 0; i < sizeof h / sizeof h[0]; i++)
+                if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
+                                                (const unsigned char *)h[i].value,
+                                                (int)strlen(h[i].value), &q, end))
+                    return 1;
+        }
         /* RFC 6749 §5.1: token responses also say Pragma: no-cache */
         if (!strcmp(p->cache_control, "no-store") &&
             lws_add_http_header_by_name(wsi, (const unsigned char *)"pragma:",

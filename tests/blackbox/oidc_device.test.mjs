@@ -70,6 +70,25 @@ describe('OIDC: discovery and the device grant', () => {
     assert.equal(m.authorization_response_iss_parameter_supported, true);
   });
 
+  test('browser apps may call the endpoints from any origin (CORS, no credentials)', async () => {
+    const pre = await fetch(`${broker.url}/userinfo`, { method: 'OPTIONS', headers: {
+      Origin: 'https://spa.example', 'Access-Control-Request-Method': 'GET',
+      'Access-Control-Request-Headers': 'authorization' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+    assert.match(pre.headers.get('access-control-allow-headers'), /Authorization/);
+    assert.equal(pre.headers.get('access-control-allow-credentials'), null);
+    for (const p of ['/.well-known/openid-configuration', '/.well-known/jwks.json']) {
+      const r = await fetch(`${broker.url}${p}`, { headers: { Origin: 'https://spa.example' } });
+      assert.equal(r.headers.get('access-control-allow-origin'), '*', p);
+    }
+    const t = await postForm(broker, '/token', { grant_type: 'refresh_token', refresh_token: 'x',
+      client_id: 'cli' }, { Origin: 'https://spa.example' });
+    assert.equal(t.headers.get('access-control-allow-origin'), '*');
+    // not the first-party API
+    assert.equal((await fetch(`${broker.url}/api/me`, { method: 'OPTIONS' })).status, 405);
+  });
+
   test('openid-client: device grant, ID token, userinfo, refresh, revoke', async () => {
     let phone;
     const { config, tokens, claims } = await deviceLogin({

@@ -1,13 +1,12 @@
 /* oidc_common.c — see oidc_common.h. */
 #include "oidc_common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mbedtls/constant_time.h>
 #include <mbedtls/sha256.h>
-
-#include <stdio.h>
 
 #include "b64url.h"
 #include "broker.h"

@@ -1,5 +1,7 @@
 /* http_api.h — the HTTP endpoints that are not static files (PROTOCOL.md §1):
- * /healthz, /metrics, /.well-known/jwks.json, /api/me, /api/token. */
+ * /healthz, /metrics, /.well-known/jwks.json, /api/me, /api/token; and the
+ * plumbing the OpenID Connect endpoints (oidc_*.c, PROTOCOL.md §9) answer
+ * through, below. */
 #ifndef QRLOGIN_HTTP_API_H
 #define QRLOGIN_HTTP_API_H
 

@@ -42,6 +42,8 @@ struct config {
     int64_t leeway;               /* 30 */
     int64_t ticket_ttl;           /* 60 */
     int max_rotations;            /* 4 */
+    int64_t device_code_ttl;      /* 600: RFC 8628 device codes (docs/oidc.md) */
+    int64_t device_interval;      /* 5: least seconds between two polls of one */
     bool number_match;
     int max_conns_per_ip;         /* 256 */
     int64_t idle_timeout;         /* 120 */

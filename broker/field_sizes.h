@@ -11,5 +11,6 @@
 #define JTI_MAX 32           /* buffer size; token ids likewise */
 #define IP_MAX 64            /* buffer size */
 #define UA_MAX 256           /* buffer size */
+#define CLIENT_ID_MAX 64     /* OIDC client ids: 1-64 of [A-Za-z0-9._-] */
 
 #endif

@@ -159,6 +159,8 @@ static void listed(void *arg, enum api_err err, const struct session_rec *s, int
         jw_kv_int(w, "last_used_at", s[i].last_used_at);
         jw_kv_str(w, "ip", s[i].ip);
         jw_kv_str(w, "user_agent", s[i].user_agent);
+        if (s[i].client_id[0]) /* an OIDC client's session: its name (docs/oidc.md) */
+            jw_kv_str(w, "client_name", s[i].client_id);
         jw_kv_bool(w, "current", !strcmp(s[i].sid, x->current));
         jw_obj_close(w);
     }

@@ -11,6 +11,8 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "oidc_device.h"
+#include "oidc_tickets.h"
 #include "qr.h"
 #include "sessions.h"
 #include "tickets.h"
@@ -171,6 +173,17 @@ static void pc_seen(uint64_t pc_conn, struct pc_seen *out)
              pc && pc->user_agent ? pc->user_agent : "");
 }
 
+/* The same for a ticket: a device grant's has no PC socket, and shows the
+ * device's HTTP request instead (oidc_tickets.h). */
+static void ticket_pc_seen(const struct ticket *t, struct pc_seen *out)
+{
+    pc_seen(t->pc_conn, out);
+    if (!out->ip[0] && t->grant) {
+        snprintf(out->ip, sizeof out->ip, "%s", t->grant->ip);
+        snprintf(out->user_agent, sizeof out->user_agent, "%s", t->grant->user_agent);
+    }
+}
+
 /* A decision about a scanned ticket t, for the user's history; phone_sid is
  * the session of the phone that decided. */
 static void audit(const struct ticket *t, const struct pc_seen *pc, const char *phone_sid,
@@ -189,6 +202,12 @@ static void audit(const struct ticket *t, const struct pc_seen *pc, const char *
     log_info("login decision: ticket %s… user %lld outcome %s pc %s", log_ticket_prefix(t->id, p),
              (long long)who->user_id, outcome, pc->ip);
 }
+
+/* The phone's deny being decided right now (deny_here): the hook of an
+ * OAuth ticket may take over its answer, to send it once the denial is
+ * recorded where the device's poll reads it (oidc_tickets.h). */
+static const struct req *deny_req;
+static bool deny_taken;
 
 /* tickets.c tells us every transition; the pushes are ours. */
 static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
@@ -223,9 +242,11 @@ static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
     case TEV_CODE_MISMATCH: {
         metrics.tickets[ev == TEV_DENIED ? MT_DENIED : MT_CODE_MISMATCH]++;
         struct pc_seen pc;
-        pc_seen(t->pc_conn, &pc);
+        ticket_pc_seen(t, &pc);
         audit(t, &pc, t->scanner->phone_sid, NULL,
               ev == TEV_DENIED ? "denied" : "code_mismatch");
+        if (t->grant)
+            deny_taken = oidc_ticket_denied(t, ev == TEV_DENIED ? deny_req : NULL);
         push_simple(t->pc_conn, "ticket.denied", t->id);
         pc_changed(t->pc_conn);
         break;
@@ -252,6 +273,8 @@ void handlers_tickets_init(void)
 
 void handle_ticket_new(struct conn *c, const struct req *r, const struct json_doc *d)
 {
+    if (oidc_ticket_new(c, r, d))
+        return; /* for a pending /authorize request (oidc_tickets.h) */
     char name[CLIENT_NAME_MAX + 1] = "";
     int client = json_get_obj(d, 0, "client");
     if (client == JSON_WRONG_TYPE) {
@@ -267,6 +290,28 @@ void handle_ticket_new(struct conn *c, const struct req *r, const struct json_do
     }
     const struct ticket *t;
     if (tickets_create(c->id, name, &t)) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    metrics.tickets[MT_CREATED]++;
+    if (send_ticket(r, t)) {
+        tickets_cancel_pc(c->id);
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    hub_conn_changed(c);
+}
+
+void handle_ticket_new_grant(uint64_t pc_conn, const struct req *r, const char *client_name,
+                             struct ticket_grant *grant)
+{
+    struct conn *c = hub_get(pc_conn);
+    const struct ticket *t;
+    if (!c) {
+        free(grant); /* the PC left while its request was looked up */
+        return;
+    }
+    if (tickets_create_grant(c->id, client_name, 0, grant, &t)) {
         reply_error(r, E_INTERNAL, NULL);
         return;
     }
@@ -360,15 +405,16 @@ static void scan_here(const struct phone_req *p)
         reply_ticket_rc(&p->r, rc);
         return;
     }
-    const struct conn *pc = hub_get(t->pc_conn);
+    struct pc_seen pc;
+    ticket_pc_seen(t, &pc);
     struct jw w;
     reply_start(&w, &p->r, "ticket.info");
     jw_kv_str(&w, "ticket", t->id);
     jw_kv_int(&w, "expires_in", tickets_expires_in(t, clock_now_ms()));
     jw_key(&w, "pc");
     jw_obj_open(&w);
-    jw_kv_str(&w, "ip", pc ? pc->ip : "");
-    jw_kv_str(&w, "user_agent", pc && pc->user_agent ? pc->user_agent : "");
+    jw_kv_str(&w, "ip", pc.ip);
+    jw_kv_str(&w, "user_agent", pc.user_agent);
     jw_kv_str(&w, "client_name", t->client_name ? t->client_name : "");
     jw_kv_int(&w, "created_at", t->created_at);
     jw_obj_close(&w);
@@ -447,6 +493,14 @@ static void confirm_user_cb(void *arg, enum store_rc rc, const struct user_rec *
         confirm_free(x);
         return;
     }
+    if (x->t.grant) {
+        /* An OAuth request's ticket: no tokens to this PC (oidc_tickets.h). */
+        metrics.tickets[MT_CONFIRMED]++;
+        audit(&x->t, &x->pc, x->phone_sid, NULL, "confirmed");
+        oidc_ticket_confirmed(&x->r, &x->t, u, x->pc.ip, x->pc.user_agent);
+        confirm_free(x);
+        return;
+    }
     sessions_create(u, "web", x->pc.ip, x->pc.user_agent, confirm_issued, x);
 }
 
@@ -467,18 +521,22 @@ static void confirm_here(const struct phone_req *p, int64_t t0_us)
         free(x);
         return;
     }
-    pc_seen(x->t.pc_conn, &x->pc);
+    ticket_pc_seen(&x->t, &x->pc);
     broker.store->ops->user_by_id(broker.store, p->user_id, confirm_user_cb, x);
 }
 
 static void deny_here(const struct phone_req *p)
 {
+    deny_req = &p->r;
+    deny_taken = false;
     enum ticket_rc rc = tickets_deny(p->ticket, p->user_id);
+    deny_req = NULL;
     if (rc) {
         reply_ticket_rc(&p->r, rc);
         return;
     }
-    reply_ok(&p->r, p->ticket);
+    if (!deny_taken)
+        reply_ok(&p->r, p->ticket);
 }
 
 static void phone_run(const struct phone_req *p, int64_t t0_us)
@@ -556,10 +614,62 @@ static void located(void *arg, enum cluster_where where, uint32_t node)
     free(p);
 }
 
+/* Runs p where its ticket lives (here, or forwarded to its node). */
+static void phone_dispatch(const struct phone_req *p)
+{
+    if (!cluster_on()) {
+        phone_run(p, clock_mono_us());
+        return;
+    }
+    struct phone_req *q = malloc(sizeof *q);
+    if (!q) {
+        reply_error(&p->r, E_INTERNAL, NULL);
+        return;
+    }
+    *q = *p;
+    cluster_ticket_locate(q->ticket, located, q);
+}
+
+static void user_code_resolved(void *arg, const char *ticket)
+{
+    struct phone_req *p = arg;
+    if (!ticket) {
+        reply_error(&p->r, E_NOT_FOUND, NULL);
+    } else {
+        snprintf(p->ticket, sizeof p->ticket, "%s", ticket);
+        phone_dispatch(p);
+    }
+    free(p);
+}
+
+/* ticket.scan {"user_code"} — a device grant's code typed on the phone
+ * (oidc_tickets.h): once resolved, the scan of its ticket. */
+static void scan_user_code(const struct phone_req *p, const struct json_doc *d)
+{
+    char code[24];
+    if (json_get_str(d, 0, "user_code", code, sizeof code, NULL)) {
+        reply_error(&p->r, E_NOT_FOUND, NULL);
+        return;
+    }
+    struct phone_req *q = malloc(sizeof *q);
+    if (!q) {
+        reply_error(&p->r, E_INTERNAL, NULL);
+        return;
+    }
+    *q = *p;
+    oidc_resolve_user_code(code, user_code_resolved, q);
+}
+
 static void phone_request(struct conn *c, const struct req *r, const struct json_doc *d,
                           enum phone_op op)
 {
     struct phone_req p = {.op = op, .r = *r, .user_id = c->user_id};
+    snprintf(p.user_name, sizeof p.user_name, "%s", c->user_name);
+    snprintf(p.sid, sizeof p.sid, "%s", c->sid);
+    if (op == OP_SCAN && json_member(d, 0, "ticket") < 0 && json_member(d, 0, "user_code") >= 0) {
+        scan_user_code(&p, d);
+        return;
+    }
     if (get_ticket(d, r, p.ticket))
         return;
     if (op == OP_CONFIRM) {
@@ -574,19 +684,7 @@ static void phone_request(struct conn *c, const struct req *r, const struct json
             p.has_code = true;
         }
     }
-    snprintf(p.user_name, sizeof p.user_name, "%s", c->user_name);
-    snprintf(p.sid, sizeof p.sid, "%s", c->sid);
-    if (!cluster_on()) {
-        phone_run(&p, clock_mono_us());
-        return;
-    }
-    struct phone_req *q = malloc(sizeof *q);
-    if (!q) {
-        reply_error(r, E_INTERNAL, NULL);
-        return;
-    }
-    *q = p;
-    cluster_ticket_locate(q->ticket, located, q);
+    phone_dispatch(&p);
 }
 
 void handle_ticket_scan(struct conn *c, const struct req *r, const struct json_doc *d)

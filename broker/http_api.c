@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "external_token.h"
 #include "federation.h"
+#include "form.h"
 #include "hmap.h"
 #include "json.h"
 #include "jwks_cache.h"
@@ -31,10 +32,14 @@ struct http_pss {
     struct lws *wsi;
     enum http_phase phase;
     bool is_token;       /* POST /api/token body being received */
+    const struct http_route *route; /* a route's POST body being received */
     int status;
     const char *content_type;
     const char *cache_control;
     bool www_auth;
+    char *location;      /* a redirect's target (heap) */
+    bool cors;           /* an OIDC endpoint: readable from any origin */
+    char www_auth_val[160]; /* a route's WWW-Authenticate ("" none) */
     char *body;          /* LWS_PRE headroom first */
     size_t body_len;
     char post[HTTP_API_BODY_MAX + 1];
@@ -68,6 +73,11 @@ static void pss_reset(struct http_pss *p)
     p->phase = PH_IDLE;
     p->www_auth = false;
     p->is_token = false;
+    p->route = NULL;
+    p->cors = false;
+    free(p->location);
+    p->location = NULL;
+    p->www_auth_val[0] = '\0';
     p->post_len = 0;
     p->post_overflow = false;
 }
@@ -215,58 +225,6 @@ static void get_me(struct lws *wsi, struct http_pss *p)
 
 /* ---- POST /api/token ---- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Finds `name` in an application/x-www-form-urlencoded body and decodes its
- * value into out. Returns the length, -1 if absent, -2 if malformed, too long
- * or given twice (ambiguous input is refused, not guessed at). */
-static int form_value(const char *body, size_t len, const char *name, char *out, size_t outsz)
-{
-    size_t nlen = strlen(name);
-    int found = -1;
-    size_t i = 0;
-    while (i < len) {
-        size_t end = i;
-        while (end < len && body[end] != '&')
-            end++;
-        if (end - i > nlen && !memcmp(body + i, name, nlen) && body[i + nlen] == '=') {
-            if (found != -1)
-                return -2;
-            size_t o = 0;
-            for (size_t k = i + nlen + 1; k < end; k++) {
-                int ch = (unsigned char)body[k];
-                if (ch == '+')
-                    ch = ' ';
-                else if (ch == '%') {
-                    if (k + 2 >= end)
-                        return -2;
-                    int hi = hexval(body[k + 1]), lo = hexval(body[k + 2]);
-                    if (hi < 0 || lo < 0)
-                        return -2;
-                    ch = hi * 16 + lo;
-                    k += 2;
-                }
-                if (o + 1 >= outsz || ch == 0)
-                    return -2;
-                out[o++] = (char)ch;
-            }
-            out[o] = '\0';
-            found = (int)o;
-        }
-        i = end + 1;
-    }
-    return found;
-}
-
 static void token_issued(void *arg, enum api_err err, const struct issued *is, int64_t retry)
 {
     uint64_t id = (uint64_t)(uintptr_t)arg;
@@ -389,6 +347,17 @@ static int on_http(struct lws *wsi, struct http_pss *p, const char *uri)
 {
     pss_reset(p);
     p->wsi = wsi;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0) {
+        char path[64] = "";
+        lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_OPTIONS_URI);
+        if (!oidc_route_find(path))
+            return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
+        /* A browser app's preflight (CORS), e.g. before /userinfo with a
+         * bearer token: allowed from any origin, never with credentials. */
+        p->cors = true;
+        respond_text(p, 204, "text/plain", "no-store", "", 0);
+        return 0;
+    }
     bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     if (is_post) {
         char path[64] = "";
@@ -397,19 +366,33 @@ static int on_http(struct lws *wsi, struct http_pss *p, const char *uri)
             p->is_token = true;
             return 0; /* wait for the body */
         }
+        const struct http_route *rt = oidc_route_find(path);
+        if (rt && rt->post) {
+            p->route = rt;
+            p->cors = true;
+            return 0; /* wait for the body */
+        }
         return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
     }
     if (!strcmp(uri, "/healthz"))
         get_healthz(p);
     else if (!strcmp(uri, "/metrics"))
         get_metrics(p);
-    else if (!strcmp(uri, "/.well-known/jwks.json"))
+    else if (!strcmp(uri, "/.well-known/jwks.json")) {
+        p->cors = true; /* browser apps check ID tokens against it */
         get_jwks(p);
+    }
     else if (!strcmp(uri, "/api/me"))
         get_me(wsi, p);
     else if (!strcmp(uri, "/api/token"))
         return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
-    else
+    else if (oidc_route_find(uri)) {
+        const struct http_route *rt = oidc_route_find(uri);
+        if (!rt->get)
+            return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 1;
+        p->cors = true;
+        rt->get((struct http_req *)p);
+    } else
         return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 1;
     return 0;
 }
@@ -417,7 +400,7 @@ static int on_http(struct lws *wsi, struct http_pss *p, const char *uri)
 static int on_writeable(struct lws *wsi, struct http_pss *p)
 {
     if (p->phase == PH_HEADERS) {
-        unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *q = start,
+        unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *q = start,
                                             *end = buf + sizeof buf - 1;
         if (lws_add_http_common_headers(wsi, (unsigned)p->status, p->content_type,
                                         p->body_len, &q, end) ||
@@ -431,6 +414,38 @@ static int on_writeable(struct lws *wsi, struct http_pss *p)
                                             (const unsigned char *)v, sizeof v - 1, &q, end))
                 return 1;
         }
+        if (p->www_auth_val[0] &&
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+                                        (const unsigned char *)p->www_auth_val,
+                                        (int)strlen(p->www_auth_val), &q, end))
+            return 1;
+        if (p->location &&
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
+                                        (const unsigned char *)p->location,
+                                        (int)strlen(p->location), &q, end))
+            return 1;
+        if (p->cors) {
+            /* OIDC endpoints serve browser apps (SPAs) too: any origin may
+             * read them. No cookies are involved (credentials are never
+             * allowed), so this gives a page nothing its own fetch could
+             * not get; the socket's Origin check is unaffected. */
+            static const struct {
+                const char *name, *value;
+            } h[] = {{"access-control-allow-origin:", "*"},
+                     {"access-control-allow-methods:", "GET, POST"},
+                     {"access-control-allow-headers:", "Authorization, Content-Type"},
+                     {"access-control-max-age:", "600"}};
+            for (size_t i = 0; i < sizeof h / sizeof h[0]; i++)
+                if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
+                                                (const unsigned char *)h[i].value,
+                                                (int)strlen(h[i].value), &q, end))
+                    return 1;
+        }
+        /* RFC 6749 §5.1: token responses also say Pragma: no-cache */
+        if (!strcmp(p->cache_control, "no-store") &&
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"pragma:",
+                                        (const unsigned char *)"no-cache", 8, &q, end))
+            return 1;
         if (cluster_on()) {
             /* Which node answered, for operators behind a load balancer (and the
              * cluster tests); the node id is no secret. */
@@ -468,7 +483,7 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, p, in ? (const char *)in : "");
     case LWS_CALLBACK_HTTP_BODY:
-        if (!p->is_token)
+        if (!p->is_token && !p->route)
             break;
         if (p->post_len + len > HTTP_API_BODY_MAX) {
             p->post_overflow = true;
@@ -480,10 +495,13 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         }
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!p->is_token)
+        if (!p->is_token && !p->route)
             break;
         p->wsi = wsi;
-        post_token(p);
+        if (p->route)
+            p->route->post((struct http_req *)p);
+        else
+            post_token(p);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (p)
@@ -500,3 +518,90 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 }
 
 void http_api_shutdown(void) { hmap_free(&pending); }
+
+/* ---- the request interface of http_api.h ---- */
+
+static struct http_pss *pss_of(struct http_req *q) { return (struct http_pss *)q; }
+
+uint64_t http_req_hold(struct http_req *q)
+{
+    struct http_pss *p = pss_of(q);
+    wait_for_result(p);
+    return p->id;
+}
+
+struct http_req *http_req_find(uint64_t id) { return (struct http_req *)pending_find(id); }
+
+struct lws *http_req_wsi(struct http_req *q) { return pss_of(q)->wsi; }
+
+const char *http_req_body(struct http_req *q, size_t *len, bool *overflow)
+{
+    struct http_pss *p = pss_of(q);
+    *len = p->route ? p->post_len : 0;
+    *overflow = p->route && p->post_overflow;
+    return p->route ? p->post : NULL;
+}
+
+int http_req_query(struct http_req *q, const char *name, char *out, size_t outsz)
+{
+    /* lws has already split the query at '&' into fragments and decoded
+     * each one's %XX escapes (an escaped "%26" does not split), so a
+     * fragment is "name=value" as sent, decoded once: it must not be decoded
+     * again, or "%2525" would come out as "%". */
+    struct lws *wsi = pss_of(q)->wsi;
+    char frag[HTTP_API_BODY_MAX];
+    size_t nlen = strlen(name);
+    int found = -1;
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        if ((size_t)n <= nlen || memcmp(frag, name, nlen) || frag[nlen] != '=')
+            continue;
+        size_t vlen = (size_t)n - nlen - 1;
+        if (found != -1 || vlen >= outsz || memchr(frag + nlen + 1, '\0', vlen))
+            return -2; /* repeated (RFC 6749 §3.1), too long, or a NUL */
+        memcpy(out, frag + nlen + 1, vlen);
+        out[vlen] = '\0';
+        found = (int)vlen;
+    }
+    return found;
+}
+
+void http_reply_json(struct http_req *q, int status, struct jw *w)
+{
+    respond_jw(pss_of(q), status, w);
+}
+
+void http_reply_text(struct http_req *q, int status, const char *type, const char *cache,
+                     const char *text, size_t n)
+{
+    struct http_pss *p = pss_of(q);
+    if (p->phase == PH_WAITING)
+        hmap_remove(&pending, &p->node);
+    respond_text(p, status, type, cache, text, n);
+}
+
+void http_reply_redirect(struct http_req *q, const char *location)
+{
+    struct http_pss *p = pss_of(q);
+    free(p->location);
+    p->location = strdup(location);
+    http_reply_text(q, p->location ? 302 : 500, "text/plain", "no-store", "", 0);
+}
+
+void http_reply_oauth_error(struct http_req *q, int status, const char *error,
+                            const char *description, const char *www_authenticate)
+{
+    struct http_pss *p = pss_of(q);
+    struct jw w;
+    snprintf(p->www_auth_val, sizeof p->www_auth_val, "%s",
+             www_authenticate ? www_authenticate : "");
+    jw_init(&w, LWS_PRE);
+    jw_obj_open(&w);
+    jw_kv_str(&w, "error", error);
+    if (description)
+        jw_kv_str(&w, "error_description", description);
+    jw_obj_close(&w);
+    respond_jw(p, status, &w);
+}

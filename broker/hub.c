@@ -103,6 +103,8 @@ static void session_unlink(struct conn *c)
 
 void hub_set_id_base(uint64_t base) { id_base = base; }
 
+uint64_t hub_reserve_id(void) { return id_base | next_id++; }
+
 void hub_set_idle_timeout(int64_t secs) { idle_timeout = secs; }
 
 void hub_conn_changed(struct conn *c)

@@ -98,6 +98,10 @@ struct conn *hub_conn_new(struct lws *wsi);
 /* Unindexes, detaches, frees its queue and buffers, frees c. */
 void hub_conn_free(struct conn *c);
 struct conn *hub_get(uint64_t id);
+/* A fresh connection id that no socket will ever have: the "PC" of a ticket
+ * with no socket behind it (a device grant's, oidc_tickets.h). Messages to
+ * it go nowhere. */
+uint64_t hub_reserve_id(void);
 size_t hub_count(void);
 
 /* Sets the connection's identity and attaches it to sid (detaching from any

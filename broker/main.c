@@ -10,6 +10,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "broker.h"
+#include "client_cli.h"
 #include "log.h"
 #include "password.h"
 #include "rng.h"
@@ -272,7 +273,10 @@ int main(int argc, char **argv)
         return cmd_useradd(sub_argc, sub_argv);
     if (!strcmp(cmd, "keygen"))
         return cmd_keygen(sub_argc, sub_argv);
-    fprintf(stderr, "qrlogin-broker: unknown command '%s' (serve, useradd, keygen; --help)\n",
+    if (!strcmp(cmd, "clientadd") || !strcmp(cmd, "clientdel") || !strcmp(cmd, "clientlist"))
+        return client_cli_main(cmd, sub_argc, sub_argv);
+    fprintf(stderr, "qrlogin-broker: unknown command '%s' (serve, useradd, keygen, clientadd, "
+                    "clientdel, clientlist; --help)\n",
             cmd);
     return 2;
 }

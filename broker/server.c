@@ -113,15 +113,21 @@ static void close_going_away(struct conn *c, void *arg)
 /* ---- the vhost ---- */
 
 static struct lws_protocols protocols[6];
-static struct lws_http_mount mounts[5];
+/* "/" (files), then the API paths */
+static struct lws_http_mount mounts[12];
 static struct lws_protocol_vhost_options headers[6];
 static char csp[1024];
 static lws_retry_bo_t retry;
 
 static void setup_mounts(void)
 {
-    static const char *const api_paths[] = {"/healthz", "/metrics", "/.well-known/jwks.json",
-                                            "/api"};
+    static const char *const api_paths[] = {
+        "/healthz", "/metrics", "/.well-known/jwks.json", "/api",
+        /* the OpenID Connect provider (docs/oidc.md) */
+        "/.well-known/openid-configuration", "/authorize", "/token", "/device_authorization",
+        "/userinfo", "/revoke", "/logout"};
+    enum { N_API = sizeof api_paths / sizeof api_paths[0] };
+    _Static_assert(N_API + 1 == sizeof mounts / sizeof mounts[0], "one mount per API path");
     mounts[0] = (struct lws_http_mount){
         .mountpoint = "/",
         .mountpoint_len = 1,
@@ -129,7 +135,7 @@ static void setup_mounts(void)
         .def = "index.html",
         .origin_protocol = LWSMPRO_FILE,
     };
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < N_API; i++) {
         mounts[i + 1] = (struct lws_http_mount){
             .mountpoint = api_paths[i],
             .mountpoint_len = (unsigned char)strlen(api_paths[i]),
@@ -137,7 +143,7 @@ static void setup_mounts(void)
             .origin_protocol = LWSMPRO_CALLBACK,
         };
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_API; i++)
         mounts[i].mount_next = &mounts[i + 1];
 }
 

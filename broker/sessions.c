@@ -50,9 +50,11 @@ void sessions__sign_submit(struct sign_job *j)
 /* Fills both claim sets for one pair. The two tokens get distinct jtis; the
  * refresh jti is what the session record tracks. */
 int sessions__sign_prepare(struct sign_job *j, const struct user_rec *u, const char *sid,
-                        int64_t ver, const char *refresh_jti, int64_t refresh_exp, int64_t now)
+                        int64_t ver, const char *refresh_jti, int64_t refresh_exp, int64_t now,
+                        const char *client_id)
 {
     memset(&j->access, 0, sizeof j->access);
+    str_copy(j->access.client_id, sizeof j->access.client_id, client_id);
     j->access.sub = u->id;
     str_copy(j->access.name, sizeof j->access.name, u->name);
     str_copy(j->access.sid, sizeof j->access.sid, sid);
@@ -124,6 +126,13 @@ static void create_signed(struct sign_job *j)
 void sessions_create(const struct user_rec *u, const char *kind, const char *ip,
                      const char *user_agent, sessions_issue_cb cb, void *arg)
 {
+    sessions_create_for_client(u, kind, ip, user_agent, NULL, cb, arg);
+}
+
+void sessions_create_for_client(const struct user_rec *u, const char *kind, const char *ip,
+                                const char *user_agent, const char *client_id,
+                                sessions_issue_cb cb, void *arg)
+{
     struct create_ctx *x = calloc(1, sizeof *x);
     if (!x) {
         cb(arg, E_INTERNAL, NULL, 0);
@@ -143,8 +152,10 @@ void sessions_create(const struct user_rec *u, const char *kind, const char *ip,
     str_copy(r->user_agent, sizeof r->user_agent, user_agent);
     r->ver = u->token_version;
     r->refresh_exp = sessions__refresh_exp_for(now_ms, now);
+    str_copy(r->client_id, sizeof r->client_id, client_id);
     x->job.then = create_signed;
-    if (sessions__sign_prepare(&x->job, u, r->sid, r->ver, r->cur_jti, r->refresh_exp, now))
+    if (sessions__sign_prepare(&x->job, u, r->sid, r->ver, r->cur_jti, r->refresh_exp, now,
+                               r->client_id))
         goto fail;
     sessions__sign_submit(&x->job);
     return;
@@ -189,7 +200,7 @@ static void access_user_cb(void *arg, enum store_rc rc, const struct user_rec *u
 static void access_session_cb(void *arg, enum store_rc rc, const struct session_rec *s)
 {
     struct access_job *j = arg;
-    if (rc || s->revoked || s->user_id != j->c.sub) {
+    if (rc || s->revoked || s->user_id != j->c.sub || strcmp(s->client_id, j->c.client_id)) {
         j->cb(j->arg, rc && rc != STORE_NOT_FOUND ? E_INTERNAL : E_SESSION_REVOKED, NULL);
         free(j);
         return;

@@ -35,8 +35,20 @@ typedef void (*sessions_issue_cb)(void *arg, enum api_err err, const struct issu
 void sessions_create(const struct user_rec *u, const char *kind, const char *ip,
                      const char *user_agent, sessions_issue_cb cb, void *arg);
 
+/* The same for an OIDC client (client_id; NULL or "" is sessions_create). */
+void sessions_create_for_client(const struct user_rec *u, const char *kind, const char *ip,
+                                const char *user_agent, const char *client_id,
+                                sessions_issue_cb cb, void *arg);
+
 /* The refresh decision table of docs/protocol.md §5, in its order. */
 void sessions_refresh(const char *token, size_t len, sessions_issue_cb cb, void *arg);
+
+/* The same, presented by client_id ("" for our own pages and apps: the
+ * socket and /api/token). A session rotates only for its own client: any
+ * other gets E_INVALID_TOKEN for the current or grace token, while reuse of
+ * an older one still revokes the session, whoever presents it. */
+void sessions_refresh_as(const char *token, size_t len, const char *client_id,
+                         sessions_issue_cb cb, void *arg);
 
 /* An access token that is valid, of a live session, at the user's current
  * token version. On E_NONE c is set (and name is the user's). */

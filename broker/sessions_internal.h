@@ -23,7 +23,8 @@ struct sign_job {
 /* Fills both claim sets of a pair for u (distinct jtis; the refresh jti is
  * the one the session record tracks) and the job's run/done. 0 or -1. */
 int sessions__sign_prepare(struct sign_job *j, const struct user_rec *u, const char *sid,
-                           int64_t ver, const char *refresh_jti, int64_t refresh_exp, int64_t now);
+                           int64_t ver, const char *refresh_jti, int64_t refresh_exp, int64_t now,
+                           const char *client_id);
 
 /* Signs the prepared pair and calls job->then: on the worker pool when the
  * access token is ES256 (~0.6 ms), here and now when it is HS256 (two HMACs,

@@ -42,6 +42,7 @@ struct refresh_ctx {
     struct refresh_ctx *next;   /* in an in-flight rotation's waiters, or the poll list */
     struct refresh_ctx **pprev; /* in the poll list */
     struct claims c;
+    char client_id[CLIENT_ID_MAX + 1]; /* who presents the token ("" first party) */
     struct session_rec rec;     /* as last read */
     sessions_issue_cb cb;
     void *arg;
@@ -200,6 +201,7 @@ struct rotate_ctx {
     struct sign_job job;
     struct inflight *f;
     struct user_rec user;  /* the claims' subject */
+    char client_id[CLIENT_ID_MAX + 1]; /* the session's */
     int64_t exp, now;      /* the new refresh exp; the rotation time (s) */
     int64_t rotated_at;    /* ms */
     int pair_conflicts;
@@ -276,7 +278,7 @@ static void rotate_committed(void *arg, enum store_rc rc)
         inflight_finish(x->f, E_SESSION_REVOKED, NULL);
     } else if (rc || sessions__sign_prepare(&x->job, &x->user, x->f->sid,
                                             x->user.token_version, x->f->new_jti, x->exp,
-                                            x->now)) {
+                                            x->now, x->client_id)) {
         inflight_finish(x->f, E_INTERNAL, NULL);
     } else {
         x->job.then = rotate_signed;
@@ -317,6 +319,7 @@ static void refresh_rotate(struct refresh_ctx *x, const struct user_rec *u)
     inflight_join(f, x, false);
     rx->f = f;
     rx->user = *u;
+    str_copy(rx->client_id, sizeof rx->client_id, r->client_id);
     rx->exp = exp;
     rx->now = now;
     rx->rotated_at = now_ms;
@@ -418,8 +421,19 @@ static void refresh_decide(struct refresh_ctx *x, const struct user_rec *u)
     int64_t now_ms = clock_now_ms();
     int64_t since_rotation = now_ms - r->rotated_at;
     struct inflight *f = inflight_find(r->sid);
+    bool in_grace = r->prev_jti[0] && !strcmp(x->c.jti, r->prev_jti) &&
+                    since_rotation < broker.cfg.refresh_grace * 1000;
+    bool is_current = !strcmp(x->c.jti, r->cur_jti);
 
-    if (!strcmp(x->c.jti, r->cur_jti)) {
+    /* A live token presented by a client the session was not issued to: no
+     * rotation, no pair. (Reuse of an older token falls through below and
+     * revokes the session whoever presents it: it is stolen either way.) */
+    if ((is_current || in_grace) && strcmp(x->client_id, r->client_id)) {
+        refresh_fail(x, E_INVALID_TOKEN, MR_INVALID, 0);
+        return;
+    }
+
+    if (is_current) {
         /* Read before our own commit of a rotation of this very token
          * landed: the same request twice, so the same pair. */
         if (f && !strcmp(f->old_jti, x->c.jti)) {
@@ -436,8 +450,6 @@ static void refresh_decide(struct refresh_ctx *x, const struct user_rec *u)
         return;
     }
 
-    bool in_grace = r->prev_jti[0] && !strcmp(x->c.jti, r->prev_jti) &&
-                    since_rotation < broker.cfg.refresh_grace * 1000;
     if (in_grace) {
         if (f && !strcmp(f->new_jti, r->cur_jti))
             inflight_join(f, x, true);
@@ -499,11 +511,18 @@ static void refresh_read(struct refresh_ctx *x)
 
 void sessions_refresh(const char *token, size_t len, sessions_issue_cb cb, void *arg)
 {
+    sessions_refresh_as(token, len, "", cb, arg);
+}
+
+void sessions_refresh_as(const char *token, size_t len, const char *client_id,
+                         sessions_issue_cb cb, void *arg)
+{
     struct refresh_ctx *x = calloc(1, sizeof *x);
     if (!x) {
         cb(arg, E_INTERNAL, NULL, 0);
         return;
     }
+    str_copy(x->client_id, sizeof x->client_id, client_id);
     x->cb = cb;
     x->arg = arg;
     /* HS256 costs microseconds: checked here on the loop, no worker hop. */

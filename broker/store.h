@@ -47,6 +47,10 @@ struct session_rec {
     char sid[SID_MAX];
     int64_t user_id;
     char kind[8];             /* "web" (a PC login) or "app" (a phone sign-in) */
+    /* The OIDC client the session was issued to ("" for our own pages and
+     * apps): its access tokens carry it as client_id, and only that client
+     * may refresh it at /token (docs/oidc.md). */
+    char client_id[CLIENT_ID_MAX + 1];
     int64_t created_at;       /* ms */
     int64_t last_used_at;     /* ms */
     char ip[IP_MAX];
@@ -80,6 +84,23 @@ struct audit_rec {
     char outcome[16];         /* confirmed | denied | code_mismatch */
 };
 
+/* ---- OAuth records (docs/oidc.md) ----
+ * One small record type serves the OpenID Connect provider: registered
+ * clients (never expire), pending authorize requests, authorization codes,
+ * device codes and user codes (all short-lived). The value is the owner's
+ * JSON; the store only keys, expires and compare-and-sets it. */
+#define OAUTH_KIND_MAX 16
+#define OAUTH_KEY_MAX 96
+#define OAUTH_VALUE_MAX 4096
+
+struct oauth_rec {
+    char kind[OAUTH_KIND_MAX];   /* "client", "authz", "code", "device", "ucode" */
+    char key[OAUTH_KEY_MAX];     /* unique within kind */
+    char value[OAUTH_VALUE_MAX]; /* JSON, the owner module's */
+    int64_t expires_at;          /* ms; 0 = never (listable by kind) */
+    int64_t rev;                 /* as session_rec.rev: 0 = not yet stored */
+};
+
 typedef void (*store_done_cb)(void *arg, enum store_rc rc);
 typedef void (*store_user_cb)(void *arg, enum store_rc rc, const struct user_rec *u);
 typedef void (*store_int_cb)(void *arg, enum store_rc rc, int64_t value);
@@ -87,6 +108,8 @@ typedef void (*store_session_cb)(void *arg, enum store_rc rc, const struct sessi
 typedef void (*store_sessions_cb)(void *arg, enum store_rc rc, const struct session_rec *s,
                                   int n);
 typedef void (*store_audits_cb)(void *arg, enum store_rc rc, const struct audit_rec *a, int n);
+typedef void (*store_oauth_cb)(void *arg, enum store_rc rc, const struct oauth_rec *r);
+typedef void (*store_oauths_cb)(void *arg, enum store_rc rc, const struct oauth_rec *r, int n);
 
 /* A store_done_cb for writes whose outcome the caller does not act on (the
  * backend logs failures itself). */
@@ -136,6 +159,18 @@ struct store_ops {
     /* the user's most recent entries, newest first, at most limit (<= 100) */
     void (*audit_recent)(struct store *st, int64_t user_id, int limit, store_audits_cb cb,
                          void *arg);
+    /* OAuth records. oauth_put is session_put's compare-and-set: rev 0
+     * inserts (CONFLICT if a live record has the key; an expired one is
+     * replaced), otherwise it replaces only the revision it read (CONFLICT if
+     * written since, NOT_FOUND if gone). oauth_get answers NOT_FOUND for an
+     * expired record. oauth_list gives the records of a kind that never
+     * expire, at most 100, ordered by key. */
+    void (*oauth_put)(struct store *st, const struct oauth_rec *r, store_done_cb cb, void *arg);
+    void (*oauth_get)(struct store *st, const char *kind, const char *key, store_oauth_cb cb,
+                      void *arg);
+    void (*oauth_del)(struct store *st, const char *kind, const char *key, store_done_cb cb,
+                      void *arg);
+    void (*oauth_list)(struct store *st, const char *kind, store_oauths_cb cb, void *arg);
     /* Group commit (NULL for a backend without it; store_group_commit()):
      * with it on, the writes of one loop turn share one transaction, and
      * their callbacks run in turn_end, once it has committed. */

@@ -28,6 +28,10 @@
  *                                  member <16 hex insertion no.><sid>, score
  *                                  created_at. Members of expired sessions are
  *                                  removed lazily by session_list / revoke_user.
+ *   qrl:oauth:<kind>:<key> hash    value, expires_at, rev (struct oauth_rec);
+ *                                  PEXPIREAT expires_at when it is not 0
+ *   qrl:oauth:<kind>       zset    the keys of that kind's records that never
+ *                                  expire (score 0, so ordered by key)
  *   qrl:seq:audit          string  INCR counter, the insertion order of entries
  *   qrl:user:<id>:audit    zset    the user's login decisions: member <16 hex
  *                                  insertion no.> then the entry, score at (ms);
@@ -180,9 +184,11 @@ struct rs_field {
     enum rs_type type;
     size_t off;
     size_t cap; /* RS_STR: the field's size, terminator included */
+    bool opt;   /* added after records were written: absent reads as empty */
 };
 
-#define RS_F(rec, type, f) {#f, type, offsetof(struct rec, f), sizeof ((struct rec *)0)->f}
+#define RS_F(rec, type, f) {#f, type, offsetof(struct rec, f), sizeof ((struct rec *)0)->f, false}
+#define RS_FO(rec, type, f) {#f, type, offsetof(struct rec, f), sizeof ((struct rec *)0)->f, true}
 
 static const struct rs_field user_fields[] = {
     RS_F(user_rec, RS_INT, id),
@@ -211,6 +217,7 @@ static const struct rs_field session_fields[] = {
     RS_F(session_rec, RS_STR, last_access),
     RS_F(session_rec, RS_STR, last_refresh),
     RS_F(session_rec, RS_INT, last_access_exp),
+    RS_FO(session_rec, RS_STR, client_id),
     RS_F(session_rec, RS_INT, rev),
 };
 
@@ -309,13 +316,25 @@ static int rs__from_hash(const redisReply *r, const struct rs_field *tab, int nt
             break;
         }
     }
+    uint32_t need = 0;
+    for (int f = 0; f < ntab; f++)
+        need |= tab[f].opt ? 0 : 1u << f;
     *why = "a field is missing";
-    return seen == (1u << ntab) - 1 ? 0 : -1;
+    return (seen & need) == need ? 0 : -1;
 }
 
 /* ---- requests ----------------------------------------------------------- */
 
-enum rs_kind { RS_K_DONE, RS_K_USER, RS_K_INT, RS_K_SESSION, RS_K_SESSIONS, RS_K_AUDITS };
+enum rs_kind {
+    RS_K_DONE,
+    RS_K_USER,
+    RS_K_INT,
+    RS_K_SESSION,
+    RS_K_SESSIONS,
+    RS_K_AUDITS,
+    RS_K_OAUTH,
+    RS_K_OAUTHS
+};
 
 union rs_cb {
     store_done_cb done;
@@ -324,6 +343,8 @@ union rs_cb {
     store_session_cb session;
     store_sessions_cb sessions;
     store_audits_cb audits;
+    store_oauth_cb oauth;
+    store_oauths_cb oauths;
 };
 
 /* What a call needs when its reply comes, copied out of the caller's memory,
@@ -337,6 +358,7 @@ struct rs_req {
     int64_t id;           /* the user asked about */
     int limit;            /* audit_recent */
     char sid[SID_MAX];    /* session_get: the id asked for */
+    char okind[OAUTH_KIND_MAX], okey[OAUTH_KEY_MAX]; /* oauth_get / oauth_list */
     struct user_rec user; /* user_create: the record to hand back; user_by_name: the name */
 };
 
@@ -373,6 +395,14 @@ static void rs__answer(const struct rs_req *q, enum store_rc rc, const void *rec
     case RS_K_AUDITS:
         if (q->cb.audits)
             q->cb.audits(q->arg, rc, rec, n);
+        break;
+    case RS_K_OAUTH:
+        if (q->cb.oauth)
+            q->cb.oauth(q->arg, rc, rec);
+        break;
+    case RS_K_OAUTHS:
+        if (q->cb.oauths)
+            q->cb.oauths(q->arg, rc, rec, n);
         break;
     }
 }
@@ -904,6 +934,165 @@ static void rs__audit_recent(struct store *st, int64_t user_id, int limit, store
     rs__send(q, -1, 0, &a, rs__on_audit_recent);
 }
 
+/* ---- OAuth records ------------------------------------------------------ */
+
+static const struct rs_field oauth_fields[] = {
+    RS_F(oauth_rec, RS_STR, value),
+    RS_F(oauth_rec, RS_INT, expires_at),
+    RS_F(oauth_rec, RS_INT, rev),
+};
+
+static bool rs__oauth_names_ok(const char *kind, const char *key)
+{
+    return kind && key && *kind && *key && strnlen(kind, OAUTH_KIND_MAX) < OAUTH_KIND_MAX &&
+           strnlen(key, OAUTH_KEY_MAX) < OAUTH_KEY_MAX && !strchr(kind, ':');
+}
+
+/* The script's 0 / 1 / 2 are these, in this order (as session_put's). */
+static void rs__on_oauth_put(redisAsyncContext *ac, void *reply, void *priv)
+{
+    rs__on_session_put(ac, reply, priv);
+}
+
+static void rs__oauth_put(struct store *st, const struct oauth_rec *r, store_done_cb cb,
+                          void *arg)
+{
+    struct rs_req *q = rs__req(st, "oauth_put", RS_K_DONE, (union rs_cb){.done = cb}, arg);
+    if (!q)
+        return;
+    if (!r || !rs__oauth_names_ok(r->kind, r->key)) {
+        log_error("store: oauth_put: no kind or key");
+        rs__finish(q, STORE_ERROR, NULL, 0);
+        return;
+    }
+    struct rs_argv a = {0};
+    size_t kl = strlen(r->kind);
+    char prefix[OAUTH_KIND_MAX + 16];
+    snprintf(prefix, sizeof prefix, "qrl:oauth:%s:", r->kind);
+    ra_key(&a, prefix, r->key, strlen(r->key), "");
+    ra_key(&a, "qrl:oauth:", r->kind, kl, "");
+    ra_int(&a, r->rev);
+    ra_int(&a, r->rev + 1);
+    ra_field(&a, r->value, sizeof r->value);
+    ra_int(&a, r->expires_at);
+    ra_field(&a, r->key, sizeof r->key);
+    rs__send(q, RS_OAUTH_PUT, 2, &a, rs__on_oauth_put);
+}
+
+static void rs__on_oauth_get(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct rs_req *q = priv;
+    struct oauth_rec *rec = calloc(1, sizeof *rec);
+    enum store_rc rc = rec ? rs__hash_reply(q, reply, oauth_fields, RS_N(oauth_fields), rec)
+                           : rs__fail(q, "out of memory");
+    if (rc == STORE_OK) {
+        snprintf(rec->kind, sizeof rec->kind, "%s", q->okind);
+        snprintf(rec->key, sizeof rec->key, "%s", q->okey);
+        /* PEXPIREAT works in Redis's clock; ours decides, as SQLite's does */
+        if (rec->expires_at && rec->expires_at <= clock_now_ms())
+            rc = STORE_NOT_FOUND;
+    }
+    rs__finish(q, rc, rec, 1);
+    free(rec);
+}
+
+static void rs__oauth_get(struct store *st, const char *kind, const char *key,
+                          store_oauth_cb cb, void *arg)
+{
+    struct rs_req *q = rs__req(st, "oauth_get", RS_K_OAUTH, (union rs_cb){.oauth = cb}, arg);
+    if (!q)
+        return;
+    if (!rs__oauth_names_ok(kind, key)) {
+        rs__finish(q, STORE_NOT_FOUND, NULL, 0);
+        return;
+    }
+    snprintf(q->okind, sizeof q->okind, "%s", kind);
+    snprintf(q->okey, sizeof q->okey, "%s", key);
+    char prefix[OAUTH_KIND_MAX + 16];
+    snprintf(prefix, sizeof prefix, "qrl:oauth:%s:", kind);
+    struct rs_argv a = {0};
+    ra_lit(&a, "HGETALL");
+    ra_key(&a, prefix, key, strlen(key), "");
+    rs__send(q, -1, 0, &a, rs__on_oauth_get);
+}
+
+/* 1 deleted, 0 there was none */
+static void rs__on_oauth_del(redisAsyncContext *ac, void *reply, void *priv)
+{
+    int64_t n = 0;
+    enum store_rc rc = rs__int_reply(priv, reply, STORE_OK, &n);
+    rs__finish(priv, rc == STORE_OK && n == 0 ? STORE_NOT_FOUND : rc, NULL, 0);
+}
+
+static void rs__oauth_del(struct store *st, const char *kind, const char *key,
+                          store_done_cb cb, void *arg)
+{
+    struct rs_req *q = rs__req(st, "oauth_del", RS_K_DONE, (union rs_cb){.done = cb}, arg);
+    if (!q)
+        return;
+    if (!rs__oauth_names_ok(kind, key)) {
+        rs__finish(q, STORE_NOT_FOUND, NULL, 0);
+        return;
+    }
+    char prefix[OAUTH_KIND_MAX + 16];
+    snprintf(prefix, sizeof prefix, "qrl:oauth:%s:", kind);
+    struct rs_argv a = {0};
+    ra_key(&a, prefix, key, strlen(key), "");
+    ra_key(&a, "qrl:oauth:", kind, strlen(kind), "");
+    ra_field(&a, key, OAUTH_KEY_MAX);
+    rs__send(q, RS_OAUTH_DEL, 2, &a, rs__on_oauth_del);
+}
+
+/* The script answers [key, HGETALL, key, HGETALL, …]. */
+static void rs__on_oauth_list(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct rs_req *q = priv;
+    const redisReply *r = reply;
+    enum store_rc rc = rs__check(q, r);
+    struct oauth_rec *rows = NULL;
+    const char *why;
+    int n = 0;
+
+    if (rc != STORE_OK)
+        ;
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 || r->elements > 2 * RS_LIST_MAX)
+        rc = rs__corrupt(q, "reply type");
+    else if (!(rows = calloc(r->elements ? r->elements / 2 : 1, sizeof *rows)))
+        rc = rs__fail(q, "out of memory");
+    for (size_t i = 0; rc == STORE_OK && i < r->elements; i += 2, n++) {
+        struct oauth_rec *row = &rows[n];
+        const redisReply *k = r->element[i];
+        if (k->type != REDIS_REPLY_STRING || k->len >= sizeof row->key)
+            rc = rs__corrupt(q, "key");
+        else if (rs__from_hash(r->element[i + 1], oauth_fields, RS_N(oauth_fields), row, &why))
+            rc = rs__corrupt(q, why);
+        else {
+            memcpy(row->key, k->str, k->len);
+            row->key[k->len] = '\0';
+            snprintf(row->kind, sizeof row->kind, "%s", q->okind);
+        }
+    }
+    rs__finish(q, rc, rows, n);
+    free(rows);
+}
+
+static void rs__oauth_list(struct store *st, const char *kind, store_oauths_cb cb, void *arg)
+{
+    struct rs_req *q =
+        rs__req(st, "oauth_list", RS_K_OAUTHS, (union rs_cb){.oauths = cb}, arg);
+    if (!q)
+        return;
+    if (!rs__oauth_names_ok(kind, "-")) {
+        rs__finish(q, STORE_OK, NULL, 0);
+        return;
+    }
+    snprintf(q->okind, sizeof q->okind, "%s", kind);
+    struct rs_argv a = {0};
+    ra_key(&a, "qrl:oauth:", kind, strlen(kind), "");
+    ra_int(&a, RS_LIST_MAX);
+    rs__send(q, RS_OAUTH_LIST, 1, &a, rs__on_oauth_list);
+}
+
 /* ---- life --------------------------------------------------------------- */
 
 static bool rs__healthy(struct store *st) { return redis_link_up(rs__from(st)->link); }
@@ -955,6 +1144,10 @@ static const struct store_ops redis_ops = {
     .session_revoke_user = rs__session_revoke_user,
     .audit_add = rs__audit_add,
     .audit_recent = rs__audit_recent,
+    .oauth_put = rs__oauth_put,
+    .oauth_get = rs__oauth_get,
+    .oauth_del = rs__oauth_del,
+    .oauth_list = rs__oauth_list,
 };
 
 /* Nothing connects here: the link needs the loop's vhost (ops->start). A

@@ -158,6 +158,47 @@ static const char RS_LUA_AUDIT_ADD[] =
     "redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -1 - tonumber(ARGV[3]))\n"
     "return 0\n";
 
+/* OAuth records (store.h), compare-and-set like session_put.
+ * KEYS[1] qrl:oauth:<kind>:<key>  KEYS[2] qrl:oauth:<kind> (the never-expiring index)
+ * ARGV[1] expected rev ("0": insert)  ARGV[2] new rev  ARGV[3] value
+ * ARGV[4] expires_at (ms, "0": never)  ARGV[5] key
+ * → 0 stored, 1 not found, 2 conflict. A record past its expires_at counts as
+ * gone even before Redis evicts it (the caller's clock is in ARGV[4]'s terms,
+ * and expired records are refused on read by the broker too). */
+static const char RS_LUA_OAUTH_PUT[] =
+    "local cur = redis.call('HGET', KEYS[1], 'rev')\n"
+    "if ARGV[1] == '0' then\n"
+    "  if cur then return 2 end\n"
+    "else\n"
+    "  if not cur then return 1 end\n"
+    "  if cur ~= ARGV[1] then return 2 end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HSET', KEYS[1], 'value', ARGV[3], 'expires_at', ARGV[4], 'rev', ARGV[2])\n"
+    "if ARGV[4] ~= '0' then\n"
+    "  redis.call('PEXPIREAT', KEYS[1], ARGV[4])\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[5])\n"
+    "else\n"
+    "  redis.call('ZADD', KEYS[2], 0, ARGV[5])\n"
+    "end\n"
+    "return 0\n";
+
+/* KEYS[1] the record  KEYS[2] the kind's index  ARGV[1] key → 1 deleted, 0 none */
+static const char RS_LUA_OAUTH_DEL[] =
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "return redis.call('DEL', KEYS[1])\n";
+
+/* KEYS[1] qrl:oauth:<kind>  ARGV[1] at most this many → key, HGETALL, … for
+ * the kind's never-expiring records, by key. */
+static const char RS_LUA_OAUTH_LIST[] =
+    "local out = {}\n"
+    "local prefix = string.sub(KEYS[1], 1) .. ':'\n"
+    "for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do\n"
+    "  local h = redis.call('HGETALL', prefix .. k)\n"
+    "  if #h > 0 then out[#out + 1] = k; out[#out + 1] = h end\n"
+    "end\n"
+    "return out\n";
+
 /* The scripts, as store_redis.c registers them with its link. */
 enum rs_script {
     RS_USER_CREATE,
@@ -168,6 +209,9 @@ enum rs_script {
     RS_SESSION_REVOKE_USER,
     RS_AUDIT_ADD,
     RS_USER_FEDERATED,
+    RS_OAUTH_PUT,
+    RS_OAUTH_DEL,
+    RS_OAUTH_LIST,
     RS__SCRIPTS
 };
 
@@ -183,6 +227,9 @@ static const struct {
     [RS_SESSION_REVOKE_USER] = {"session_revoke_user", RS_LUA_SESSION_REVOKE_USER},
     [RS_AUDIT_ADD] = {"audit_add", RS_LUA_AUDIT_ADD},
     [RS_USER_FEDERATED] = {"user_federated", RS_LUA_USER_FEDERATED},
+    [RS_OAUTH_PUT] = {"oauth_put", RS_LUA_OAUTH_PUT},
+    [RS_OAUTH_DEL] = {"oauth_del", RS_LUA_OAUTH_DEL},
+    [RS_OAUTH_LIST] = {"oauth_list", RS_LUA_OAUTH_LIST},
 };
 
 #endif

@@ -32,7 +32,7 @@
 #include "sqlite_group_commit.h"
 #include "strutil.h"
 
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 #define SQ_LIST_MAX 100  /* session_list and audit_recent return at most this */
 #define SQ_BUSY_MS 2000
 
@@ -91,6 +91,17 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
     " user_id INTEGER NOT NULL UNIQUE REFERENCES users(id),"
     " created_at INTEGER NOT NULL,"
     " PRIMARY KEY(issuer, subject));",
+    /* 3 -> 4: the OpenID Connect provider (docs/oidc.md): a session's client,
+     * and the OAuth records (clients, codes, device codes). */
+    "ALTER TABLE sessions ADD COLUMN client_id TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE oauth("
+    " kind TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " rev INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, key));"
+    "CREATE INDEX oauth_expiry ON oauth(expires_at) WHERE expires_at > 0;",
 };
 
 /* ---- prepared statements ------------------------------------------------ */
@@ -112,6 +123,12 @@ enum sq_stmt {
     SQ_FED_USER_INSERT,
     SQ_FED_USER_ID,
     SQ_DISPLAY_NAME_SET,
+    SQ_OAUTH_INSERT,
+    SQ_OAUTH_UPDATE,
+    SQ_OAUTH_GET,
+    SQ_OAUTH_DEL,
+    SQ_OAUTH_LIST,
+    SQ_OAUTH_PURGE,
     SQ__COUNT
 };
 
@@ -121,7 +138,7 @@ enum sq_stmt {
 #define SQ_SESSION_COLS                                                                    \
     "sid, user_id, kind, created_at, last_used_at, ip, user_agent, ver, revoked,"          \
     " revoke_reason, cur_jti, prev_jti, rotated_at, refresh_exp, last_access, last_refresh," \
-    " last_access_exp, rev"
+    " last_access_exp, rev, client_id"
 #define SQ_AUDIT_COLS "at, user_id, sid, ticket_prefix, pc_ip, pc_user_agent, phone_sid, outcome"
 
 static const char *const stmt_sql[SQ__COUNT] = {
@@ -133,7 +150,8 @@ static const char *const stmt_sql[SQ__COUNT] = {
                      " RETURNING token_version",
     [SQ_SESSION_INSERT] =
         "INSERT INTO sessions(" SQ_SESSION_COLS ")"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1)",
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 1,"
+        " ?18)",
     /* Compare-and-set on rev: a writer that read an older revision changes
      * nothing (changes() == 0). */
     [SQ_SESSION_UPDATE] =
@@ -141,8 +159,8 @@ static const char *const stmt_sql[SQ__COUNT] = {
         " user_id = ?2, kind = ?3, created_at = ?4, last_used_at = ?5, ip = ?6,"
         " user_agent = ?7, ver = ?8, revoked = ?9, revoke_reason = ?10, cur_jti = ?11,"
         " prev_jti = ?12, rotated_at = ?13, refresh_exp = ?14, last_access = ?15,"
-        " last_refresh = ?16, last_access_exp = ?17, rev = rev + 1"
-        " WHERE sid = ?1 AND rev = ?18",
+        " last_refresh = ?16, last_access_exp = ?17, rev = rev + 1, client_id = ?18"
+        " WHERE sid = ?1 AND rev = ?19",
     [SQ_SESSION_GET] = "SELECT " SQ_SESSION_COLS " FROM sessions WHERE sid = ?1",
     [SQ_SESSION_LIST] = "SELECT " SQ_SESSION_COLS " FROM sessions"
                         " WHERE user_id = ?1 AND revoked = 0"
@@ -162,6 +180,24 @@ static const char *const stmt_sql[SQ__COUNT] = {
     [SQ_FED_USER_ID] = "SELECT id FROM users WHERE name = ?1",
     [SQ_DISPLAY_NAME_SET] = "UPDATE users SET display_name = ?2 WHERE id = ?1"
                             " AND display_name != ?2",
+    /* An expired record under the key is as good as none: replaced. */
+    [SQ_OAUTH_INSERT] = "INSERT INTO oauth(kind, key, value, expires_at, rev)"
+                        " VALUES(?1, ?2, ?3, ?4, 1)"
+                        " ON CONFLICT(kind, key) DO UPDATE SET value = excluded.value,"
+                        " expires_at = excluded.expires_at, rev = 1"
+                        " WHERE oauth.expires_at > 0 AND oauth.expires_at <= ?5",
+    [SQ_OAUTH_UPDATE] = "UPDATE oauth SET value = ?3, expires_at = ?4, rev = rev + 1"
+                        " WHERE kind = ?1 AND key = ?2 AND rev = ?5"
+                        " AND (expires_at = 0 OR expires_at > ?6)",
+    [SQ_OAUTH_GET] = "SELECT kind, key, value, expires_at, rev FROM oauth"
+                     " WHERE kind = ?1 AND key = ?2 AND (expires_at = 0 OR expires_at > ?3)",
+    [SQ_OAUTH_DEL] = "DELETE FROM oauth WHERE kind = ?1 AND key = ?2",
+    [SQ_OAUTH_LIST] = "SELECT kind, key, value, expires_at, rev FROM oauth"
+                      " WHERE kind = ?1 AND expires_at = 0 ORDER BY key LIMIT ?2",
+    /* Short-lived records nobody asks for again (an abandoned device code)
+     * are swept on the next insert, a bounded batch at a time. */
+    [SQ_OAUTH_PURGE] = "DELETE FROM oauth WHERE rowid IN (SELECT rowid FROM oauth"
+                       " WHERE expires_at > 0 AND expires_at <= ?1 LIMIT 100)",
 };
 
 struct sqlite_store {
@@ -731,6 +767,7 @@ static void sq__read_session(sqlite3_stmt *stmt, struct session_rec *r)
     sq__col_text(stmt, 15, r->last_refresh, sizeof r->last_refresh);
     r->last_access_exp = sqlite3_column_int64(stmt, 16);
     r->rev = sqlite3_column_int64(stmt, 17);
+    sq__col_text(stmt, 18, r->client_id, sizeof r->client_id);
 }
 
 /* Whether a session row exists (to tell a stale revision from a missing
@@ -785,6 +822,7 @@ static void sq__session_put(struct store *st, const struct session_rec *r, store
     sq__bind_text(&b, r->last_access, sizeof r->last_access);
     sq__bind_text(&b, r->last_refresh, sizeof r->last_refresh);
     sq__bind_int(&b, r->last_access_exp);
+    sq__bind_text(&b, r->client_id, sizeof r->client_id);
     if (!insert)
         sq__bind_int(&b, r->rev);
     int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
@@ -988,6 +1026,183 @@ done:
     free(rows);
 }
 
+/* ---- OAuth records ------------------------------------------------------ */
+
+static bool sq__oauth_names_ok(const char *kind, const char *key)
+{
+    return kind && key && *kind && *key && strnlen(kind, OAUTH_KIND_MAX) < OAUTH_KIND_MAX &&
+           strnlen(key, OAUTH_KEY_MAX) < OAUTH_KEY_MAX;
+}
+
+/* Whether a live record has the key (to tell a stale revision from a gone
+ * record after an update changed nothing). */
+static enum store_rc sq__oauth_exists(struct sqlite_store *s, const char *kind, const char *key)
+{
+    sqlite3_stmt *stmt = s->stmt[SQ_OAUTH_GET];
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_text(&b, kind, OAUTH_KIND_MAX);
+    sq__bind_text(&b, key, OAUTH_KEY_MAX);
+    sq__bind_int(&b, clock_now_ms());
+    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    enum store_rc rc = src == SQLITE_ROW    ? STORE_OK
+                       : src == SQLITE_DONE ? STORE_NOT_FOUND
+                                            : sq__fail(s, "oauth_put", src);
+    sq__reset(stmt);
+    return rc;
+}
+
+static void sq__oauth_put(struct store *st, const struct oauth_rec *r, store_done_cb cb,
+                          void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    enum store_rc rc = STORE_ERROR;
+    int64_t now = clock_now_ms();
+
+    if (!r || !sq__oauth_names_ok(r->kind, r->key)) {
+        log_error("store: oauth_put: no kind or key");
+        goto done;
+    }
+    rc = sq__begin_write(s, "oauth_put");
+    if (rc)
+        goto done;
+    bool insert = r->rev == 0;
+    if (insert) {
+        sqlite3_stmt *purge = s->stmt[SQ_OAUTH_PURGE];
+        int src = sqlite3_bind_int64(purge, 1, now);
+        if (src == SQLITE_OK)
+            src = sqlite3_step(purge);
+        sq__reset(purge);
+        if (src != SQLITE_DONE) {
+            rc = sq__fail(s, "oauth_put", src);
+            goto done;
+        }
+    }
+    sqlite3_stmt *stmt = s->stmt[insert ? SQ_OAUTH_INSERT : SQ_OAUTH_UPDATE];
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_text(&b, r->kind, sizeof r->kind);
+    sq__bind_text(&b, r->key, sizeof r->key);
+    sq__bind_text(&b, r->value, sizeof r->value);
+    sq__bind_int(&b, r->expires_at);
+    if (!insert)
+        sq__bind_int(&b, r->rev);
+    sq__bind_int(&b, now);
+    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    int changed = sqlite3_changes(s->db);
+    rc = src == SQLITE_DONE ? STORE_OK : sq__fail(s, "oauth_put", src);
+    sq__reset(stmt);
+    if (rc == STORE_OK && changed == 0) {
+        if (insert)
+            rc = STORE_CONFLICT;
+        else if ((rc = sq__oauth_exists(s, r->kind, r->key)) == STORE_OK)
+            rc = STORE_CONFLICT;
+    }
+done:
+    sq__settle(s, rc);
+    sq__write_done(s, cb, arg, rc);
+}
+
+static void sq__read_oauth(sqlite3_stmt *stmt, struct oauth_rec *r)
+{
+    memset(r, 0, sizeof *r);
+    sq__col_text(stmt, 0, r->kind, sizeof r->kind);
+    sq__col_text(stmt, 1, r->key, sizeof r->key);
+    sq__col_text(stmt, 2, r->value, sizeof r->value);
+    r->expires_at = sqlite3_column_int64(stmt, 3);
+    r->rev = sqlite3_column_int64(stmt, 4);
+}
+
+/* The record is ~4 KB: on the heap, not the loop's stack. */
+static void sq__oauth_get(struct store *st, const char *kind, const char *key,
+                          store_oauth_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_OAUTH_GET];
+    enum store_rc rc = STORE_NOT_FOUND;
+    struct oauth_rec *r = NULL;
+
+    if (!sq__oauth_names_ok(kind, key))
+        goto done; /* oauth_put never stores such a key */
+    if (!(r = malloc(sizeof *r))) {
+        rc = STORE_ERROR;
+        goto done;
+    }
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_text(&b, kind, OAUTH_KIND_MAX);
+    sq__bind_text(&b, key, OAUTH_KEY_MAX);
+    sq__bind_int(&b, clock_now_ms());
+    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    if (src == SQLITE_ROW) {
+        sq__read_oauth(stmt, r);
+        rc = STORE_OK;
+    } else if (src != SQLITE_DONE) {
+        rc = sq__fail(s, "oauth_get", src);
+    }
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, rc == STORE_OK ? r : NULL);
+    free(r);
+}
+
+static void sq__oauth_del(struct store *st, const char *kind, const char *key,
+                          store_done_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_OAUTH_DEL];
+    enum store_rc rc = STORE_NOT_FOUND;
+
+    if (!sq__oauth_names_ok(kind, key))
+        goto done;
+    rc = sq__begin_write(s, "oauth_del");
+    if (rc)
+        goto done;
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_text(&b, kind, OAUTH_KIND_MAX);
+    sq__bind_text(&b, key, OAUTH_KEY_MAX);
+    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
+    if (src == SQLITE_DONE)
+        rc = sqlite3_changes(s->db) ? STORE_OK : STORE_NOT_FOUND;
+    else
+        rc = sq__fail(s, "oauth_del", src);
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    sq__write_done(s, cb, arg, rc);
+}
+
+static void sq__oauth_list(struct store *st, const char *kind, store_oauths_cb cb, void *arg)
+{
+    struct sqlite_store *s = sq__from(st);
+    sqlite3_stmt *stmt = s->stmt[SQ_OAUTH_LIST];
+    enum store_rc rc = STORE_OK;
+    int n = 0;
+    struct oauth_rec *rows = malloc(SQ_LIST_MAX * sizeof *rows);
+
+    if (!rows) {
+        rc = STORE_ERROR;
+        goto done;
+    }
+    struct sq_binder b = {stmt, 0, SQLITE_OK};
+    sq__bind_text(&b, kind ? kind : "", OAUTH_KIND_MAX);
+    sq__bind_int(&b, SQ_LIST_MAX);
+    int src = b.rc;
+    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && n < SQ_LIST_MAX) {
+        sq__read_oauth(stmt, &rows[n++]);
+        src = SQLITE_OK;
+    }
+    if (src != SQLITE_DONE && src != SQLITE_ROW) {
+        rc = sq__fail(s, "oauth_list", src);
+        n = 0;
+    }
+    sq__reset(stmt);
+done:
+    sq__settle(s, rc);
+    if (cb)
+        cb(arg, rc, rc == STORE_OK ? rows : NULL, n);
+    free(rows);
+}
+
 /* ---- open --------------------------------------------------------------- */
 
 static void sq__group_commit(struct store *st, bool on)
@@ -1011,6 +1226,10 @@ static const struct store_ops sqlite_ops = {
     .session_revoke_user = sq__session_revoke_user,
     .audit_add = sq__audit_add,
     .audit_recent = sq__audit_recent,
+    .oauth_put = sq__oauth_put,
+    .oauth_get = sq__oauth_get,
+    .oauth_del = sq__oauth_del,
+    .oauth_list = sq__oauth_list,
     .group_commit = sq__group_commit,
     .turn_end = sq__turn_end,
 };

@@ -166,7 +166,7 @@ static int ticket_arm(struct ticket *t, int64_t now)
         return -1;
     t->state = TICKET_PENDING;
     t->created_at = now;
-    t->expires_at = now + cfg.ttl_ms;
+    t->expires_at = now + (t->ttl_ms ? t->ttl_ms : cfg.ttl_ms);
     t->clock_restarted = false;
     if (hmap_insert(&by_id, &t->by_id, hmap_hash_bytes(t->id, TICKET_LEN)))
         return -1;
@@ -176,6 +176,12 @@ static int ticket_arm(struct ticket *t, int64_t now)
 
 enum ticket_rc tickets_create(uint64_t pc_conn, const char *client_name,
                               const struct ticket **out)
+{
+    return tickets_create_grant(pc_conn, client_name, 0, NULL, out);
+}
+
+enum ticket_rc tickets_create_grant(uint64_t pc_conn, const char *client_name, int64_t ttl_ms,
+                                    struct ticket_grant *grant, const struct ticket **out)
 {
     struct ticket *old = find_by_pc(pc_conn);
     if (old) {
@@ -187,11 +193,15 @@ enum ticket_rc tickets_create(uint64_t pc_conn, const char *client_name,
     }
 
     struct ticket *t = calloc(1, sizeof *t);
-    if (!t)
+    if (!t) {
+        free(grant);
         return TICKET_NO_MEMORY;
+    }
     t->pc_conn = pc_conn;
+    t->grant = grant;
+    t->ttl_ms = ttl_ms;
     if (client_name && *client_name && !(t->client_name = strndup(client_name, CLIENT_NAME_MAX))) {
-        free(t);
+        ticket_free(t);
         return TICKET_NO_MEMORY;
     }
     if (ticket_arm(t, clock_now_ms())) {
@@ -240,9 +250,12 @@ enum ticket_rc tickets_scan(const char *id, int64_t user_id, const char *user_na
         /* The person now reads the PC's details and decides: give them a
          * whole ttl for that, once. */
         t->clock_restarted = true;
-        expiry_remove(t);
-        t->expires_at = clock_now_ms() + cfg.ttl_ms;
-        expiry_insert(t);
+        int64_t deadline = clock_now_ms() + cfg.ttl_ms;
+        if (deadline > t->expires_at) { /* never shortens a fixed lifetime */
+            expiry_remove(t);
+            t->expires_at = deadline;
+            expiry_insert(t);
+        }
     }
     emit(TEV_SCANNED, t);
     *out = t;
@@ -285,8 +298,10 @@ void tickets_release(struct ticket *taken)
 {
     free(taken->client_name);
     free(taken->scanner);
+    free(taken->grant);
     taken->client_name = NULL;
     taken->scanner = NULL;
+    taken->grant = NULL;
 }
 
 enum ticket_rc tickets_deny(const char *id, int64_t user_id)
@@ -330,7 +345,7 @@ void tickets_expire_due(int64_t now)
 {
     while (head && head->expires_at <= now) {
         struct ticket *t = head;
-        if (t->state == TICKET_PENDING && t->rotations < cfg.max_rotations) {
+        if (t->state == TICKET_PENDING && !t->ttl_ms && t->rotations < cfg.max_rotations) {
             /* Unscanned: the PC is still waiting, so give it a fresh code
              * rather than make the person click. */
             hmap_remove(&by_id, &t->by_id);

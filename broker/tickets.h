@@ -50,6 +50,13 @@ struct ticket {
     int64_t expires_at;   /* ms */
     char *client_name;    /* heap, capped at CLIENT_NAME_MAX; NULL = none given */
     struct ticket_scanner *scanner; /* heap; NULL while PENDING */
+    /* An OAuth request the ticket serves (oidc_tickets.h), NULL for a plain
+     * login: owned by the ticket, freed with it. */
+    struct ticket_grant *grant;
+    /* 0: ticket_ttl, and an unscanned ticket rotates. Otherwise this fixed
+     * lifetime and no rotation: a device grant's code is printed on a device
+     * that cannot be sent a new one. */
+    int64_t ttl_ms;
     /* number matching: code shown on the PC, choices offered on the phone */
     char code[3];
     char choices[3][3];
@@ -91,6 +98,12 @@ enum ticket_rc {
  * client_name may be NULL or empty (none). */
 enum ticket_rc tickets_create(uint64_t pc_conn, const char *client_name,
                               const struct ticket **out);
+
+/* A ticket for an OAuth request: as tickets_create, with grant (heap, owned
+ * by the ticket from here on, even on failure) and ttl_ms (0 or a fixed
+ * lifetime, see struct ticket). */
+enum ticket_rc tickets_create_grant(uint64_t pc_conn, const char *client_name, int64_t ttl_ms,
+                                    struct ticket_grant *grant, const struct ticket **out);
 
 /* First scan binds the ticket to the user and restarts its clock once; the
  * same user may scan again (same answer); another user gets CONFLICT. */

@@ -26,6 +26,9 @@ struct claims {
     char sid[SID_MAX];
     char jti[JTI_MAX];
     int64_t ver, iat, exp;
+    /* Access tokens: the OIDC client the session belongs to; "" signs the
+     * configured client_id (our own pages and apps). */
+    char client_id[CLIENT_ID_MAX + 1];
 };
 
 /* Signs an access token for c (iat/exp/jti/sid/sub/ver/name taken from c).
@@ -42,7 +45,9 @@ enum token_check {
     TOKEN_EXPIRED, /* exp + leeway <= now */
 };
 
-/* Verify signature and claims. `now` in seconds. Thread-safe (the ES256 path
+/* Verify signature and claims. An access token's client_id is the
+ * configured one or a registered OIDC client's; it comes back in
+ * out->client_id ("" for the configured one).  `now` in seconds. Thread-safe (the ES256 path
  * costs ~2 ms: call it on the worker pool). */
 enum token_check tokens_check_access(const struct keyset *ks, const struct token_params *p,
                                      const char *token, size_t len, int64_t now,

@@ -27,6 +27,12 @@ let linkOk = false; // the ticket's url is a usable http(s) link
 
 // Sent to the broker as the ticket's client name (shown on the phone as-is).
 const clientName = parseUserAgent(navigator.userAgent).label;
+
+// Sent here by an application's OpenID Connect sign-in (GET /authorize): the
+// broker's handle of that request, in the fragment so no log carries it. The
+// code is then for that application, and on `login` the page goes back to it
+// with an authorization code instead of keeping tokens (docs/oidc.md).
+const authorize = (/^#authz=([A-Za-z0-9_-]{1,64})$/.exec(location.hash) || [])[1] || null;
 const socket = new QrSocket();
 window.qrlogin.socket = socket;
 
@@ -136,7 +142,8 @@ async function askTicket() {
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        const msg = await socket.request('ticket.new', { client: { name: clientName } });
+        const msg = await socket.request('ticket.new',
+          authorize ? { authorize } : { client: { name: clientName } });
         showTicket(msg);
         return;
       } catch (err) {
@@ -183,7 +190,14 @@ socket.on('ticket.expired', (msg) => {
 });
 
 socket.on('login', (msg) => {
-  if (!isOurs(msg) || typeof msg.access_token !== 'string') return;
+  if (!isOurs(msg)) return;
+  if (authorize && typeof msg.redirect === 'string' && /^https?:\/\//.test(msg.redirect)) {
+    ticket = null;
+    setState('signed-in');
+    location.assign(msg.redirect); // the application's redirect_uri, with the code
+    return;
+  }
+  if (typeof msg.access_token !== 'string') return;
   ticket = null;
   pcTokens.save(msg);
   setState('signed-in');
@@ -211,6 +225,6 @@ els.newCode.addEventListener('click', () => {
 
 // A sign-in already stored on this computer: offer the app, still show a code
 // (someone may want to sign in as another user).
-if (pcTokens.current()) els.already.hidden = false;
+if (pcTokens.current() && !authorize) els.already.hidden = false;
 
 socket.start();

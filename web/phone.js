@@ -49,6 +49,8 @@ const els = {
   sessionsStatus: $('sessions-status'),
   history: $('history'),
   reloadSessions: $('reload-sessions'),
+  codeForm: $('code-form'),
+  userCode: $('user-code'),
   logoutAll: $('logout-all'),
   signout: $('signout'),
 };
@@ -66,6 +68,7 @@ let view = 'loading';
 let authed = false;       // this socket passed auth.* since its last hello
 let user = null;
 let ticket = null;        // from #t=…
+let userCode = null;      // a device's code typed on the account view, until scanned
 let phase = null;         // null | scanning | pending | deciding | done
 let choices = null;       // code_choices of the current ticket, if any
 let chosen = null;
@@ -316,7 +319,8 @@ function resetTicketView() {
 
 async function scan() {
   const tk = ticket;
-  if (!tk) return;
+  const uc = userCode;
+  if (!tk && !uc) return;
   phase = 'scanning';
   stopCountdown();
   resetTicketView();
@@ -324,12 +328,19 @@ async function scan() {
   show('ticket');
   for (let attempt = 0; ; attempt++) {
     try {
-      const info = await socket.request('ticket.scan', { ticket: tk });
-      if (tk !== ticket) return; // another code was opened meanwhile
+      // A typed code names its ticket in the answer; the decision then
+      // goes by ticket, as for a scanned QR (docs/oidc.md).
+      const info = await socket.request('ticket.scan', uc ? { user_code: uc } : { ticket: tk });
+      if (tk !== ticket || uc !== userCode) return; // another code was opened meanwhile
+      if (uc) {
+        userCode = null;
+        ticket = String(info.ticket);
+      }
       showInfo(info);
       return;
     } catch (err) {
-      if (tk !== ticket) return;
+      if (tk !== ticket || uc !== userCode) return;
+      userCode = null;
       if (err.code === 'disconnected' || err.code === 'timeout') return; // rescanned after reconnect
       if (err.code === 'rate_limited' && attempt < 3) {
         await sleep(retryDelayMs(err));
@@ -438,6 +449,17 @@ function failTicket(err) {
   }
 }
 
+els.codeForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const typed = els.userCode.value.trim();
+  if (!typed || !authed) return;
+  els.userCode.value = '';
+  ticket = null;
+  userCode = typed.slice(0, 32);
+  phase = null;
+  scan();
+});
+
 els.confirm.addEventListener('click', () => decide(true));
 els.deny.addEventListener('click', () => decide(false));
 els.done.addEventListener('click', () => {
@@ -496,6 +518,8 @@ function renderSessions(list) {
     const name = el('strong');
     setVarText(name, device);
     title.append(name, ' ', tx('span', { class: 'tag tag-kind' }, kindKey(s.kind)));
+    // signed in through OpenID Connect: which application holds it
+    if (s.client_name) title.append(' ', tx('span', { class: 'tag', dataset: { testid: 'session-client' } }, 'raw', { x: String(s.client_name) }));
     if (s.current) title.append(' ', tx('span', { class: 'tag' }, 'account.thisDevice'));
     const revoke = tx('button', {
       type: 'button', class: 'btn btn-small btn-secondary', dataset: { testid: 'revoke' },

@@ -73,13 +73,15 @@ async function assertRefused(b, token, code, what) {
   assert.equal(scan.code, 'unauthorized', `${what}: the socket must stay signed out`);
   assert.equal(await metric(b, 'qrlogin_logins_total{kind="app"}'), before,
     `${what}: a session was created`);
-  const ex = await postToken(b, {
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: token,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-  });
-  assert.equal(ex.status, 400, `${what}: token exchange ${ex.body}`);
-  assert.equal(ex.json.error, 'invalid_grant', `${what}: token exchange ${ex.body}`);
+  for (const path of ['/api/token', '/token']) {
+    const ex = await postToken(b, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: token,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    }, { path });
+    assert.equal(ex.status, 400, `${what}: token exchange at ${path}: ${ex.body}`);
+    assert.equal(ex.json.error, 'invalid_grant', `${what}: token exchange at ${path}: ${ex.body}`);
+  }
   ws.close();
 }
 
@@ -132,6 +134,37 @@ describe('federation: phone sign-in with the app\'s own IdP token', () => {
     assert.equal(r.json.token_type, 'Bearer');
     assert.equal(decodeJwt(r.json.access_token).sub, first.auth.user.id);
     assert.ok(r.json.refresh_token);
+    first.ws.close();
+  });
+
+  test('the OpenID provider\'s POST /token takes the same exchange, and discovery lists it', async () => {
+    const meta = await (await fetch(`${broker.url}/.well-known/openid-configuration`)).json();
+    assert.ok(meta.grant_types_supported.includes('urn:ietf:params:oauth:grant-type:token-exchange'),
+      JSON.stringify(meta.grant_types_supported));
+    const first = await signIn(broker, await idp.token());
+    const r = await postToken(broker, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: await idp.token(),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    }, { path: '/token' });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    assert.equal(r.json.issued_token_type, 'urn:ietf:params:oauth:token-type:access_token');
+    assert.equal(r.json.token_type, 'Bearer');
+    assert.equal(decodeJwt(r.json.access_token).sub, first.auth.user.id);
+    assert.ok(r.json.refresh_token, 'no client asked: a first-party pair, refresh token included');
+    // the pair works: /api/me knows the user
+    const me = await fetch(`${broker.url}/api/me`, { headers: { Authorization: `Bearer ${r.json.access_token}` } });
+    assert.equal(me.status, 200);
+    assert.equal((await me.json()).sub, first.auth.user.id);
+    // a subject token of the wrong type is not looked at
+    const wrongType = await postToken(broker, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: await idp.token(),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    }, { path: '/token' });
+    assert.equal(wrongType.status, 400);
+    assert.equal(wrongType.json.error, 'invalid_grant');
     first.ws.close();
   });
 

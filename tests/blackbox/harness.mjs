@@ -672,9 +672,9 @@ export function apiMe(broker, token) {
   return getJson(broker, '/api/me', token === undefined ? {} : { Authorization: `Bearer ${token}` });
 }
 
-export async function postToken(broker, fields, { raw } = {}) {
+export async function postToken(broker, fields, { raw, path = '/api/token' } = {}) {
   const body = raw !== undefined ? raw : new URLSearchParams(fields).toString();
-  const res = await fetch(`${broker.url}/api/token`, {
+  const res = await fetch(`${broker.url}${path}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     body,

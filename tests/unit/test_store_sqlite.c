@@ -224,7 +224,7 @@ static void test_open_creates_private_dirs_and_wal(void **state)
     sqlite3_finalize(stmt);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(stmt, 0), 3);
+    assert_int_equal(sqlite3_column_int(stmt, 0), 4);
     sqlite3_finalize(stmt);
     /* another connection sees the committed user */
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT token_version FROM users WHERE name='sam'",

@@ -727,6 +727,46 @@ static void test_count_and_shutdown(void **state)
     /* the teardown's shutdown frees this one (valgrind checks) */
 }
 
+/* A ticket for an OAuth grant (a device's): its own lifetime, no rotation,
+ * a scan never shortens it, interleaved deadlines stay in order, and the
+ * grant is freed with the ticket (valgrind and ASan check). */
+static void test_fixed_lifetime_grant(void **state)
+{
+    (void)state;
+    const struct ticket *dev;
+    char dev_id[TICKET_LEN + 1], pc_id[TICKET_LEN + 1];
+    struct ticket_grant *g = calloc(1, 64);
+    assert_non_null(g);
+    assert_int_equal(tickets_create_grant(7, "cli", 5 * TTL, g, &dev), TICKET_OK);
+    memcpy(dev_id, dev->id, sizeof dev_id);
+    assert_ptr_equal(dev->grant, g);
+    assert_int_equal(dev->expires_at, T0 + 5 * TTL);
+    create(1, pc_id); /* an ordinary PC ticket, expiring first */
+    assert_int_equal(tickets_next_deadline(), T0 + TTL);
+
+    /* the scan's restarted clock (ttl) would be shorter: kept */
+    assert_int_equal(scan(dev_id, 10, 100), TICKET_OK);
+    assert_int_equal(tickets_of_pc(7)->expires_at, T0 + 5 * TTL);
+
+    /* the PC ticket rotates at its deadline, the device's does not */
+    clock_set_fake_ms(T0 + TTL);
+    tickets_expire_due(T0 + TTL);
+    assert_int_equal(count_ev(TEV_ROTATED), 1);
+    assert_string_equal(tickets_of_pc(7)->id, dev_id);
+
+    /* at its own deadline it expires, whatever the rotations left */
+    clock_set_fake_ms(T0 + 5 * TTL);
+    tickets_expire_due(T0 + 5 * TTL);
+    assert_false(tickets_pc_has(7));
+    int expired = 0;
+    for (int i = 0; i < nev; i++)
+        expired += evs[i].type == TEV_EXPIRED && !strcmp(evs[i].id, dev_id);
+    assert_int_equal(expired, 1);
+
+    /* one left alive: the teardown's shutdown frees it with its grant */
+    assert_int_equal(tickets_create_grant(8, "x", TTL, calloc(1, 64), &dev), TICKET_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +790,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_number_match_ignores_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_pc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_count_and_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fixed_lifetime_grant, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

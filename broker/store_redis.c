@@ -976,6 +976,7 @@ static void rs__oauth_put(struct store *st, const struct oauth_rec *r, store_don
     ra_field(&a, r->value, sizeof r->value);
     ra_int(&a, r->expires_at);
     ra_field(&a, r->key, sizeof r->key);
+    ra_int(&a, clock_now_ms());
     rs__send(q, RS_OAUTH_PUT, 2, &a, rs__on_oauth_put);
 }
 

@@ -161,12 +161,18 @@ static const char RS_LUA_AUDIT_ADD[] =
 /* OAuth records (store.h), compare-and-set like session_put.
  * KEYS[1] qrl:oauth:<kind>:<key>  KEYS[2] qrl:oauth:<kind> (the never-expiring index)
  * ARGV[1] expected rev ("0": insert)  ARGV[2] new rev  ARGV[3] value
- * ARGV[4] expires_at (ms, "0": never)  ARGV[5] key
+ * ARGV[4] expires_at (ms, "0": never)  ARGV[5] key  ARGV[6] now (ms, our clock)
  * → 0 stored, 1 not found, 2 conflict. A record past its expires_at counts as
  * gone even before Redis evicts it (the caller's clock is in ARGV[4]'s terms,
  * and expired records are refused on read by the broker too). */
 static const char RS_LUA_OAUTH_PUT[] =
     "local cur = redis.call('HGET', KEYS[1], 'rev')\n"
+    /* expired by our clock (ARGV[6]), as oauth_get judges it: as good as
+     * none, whatever Redis's own clock has done with the key yet */
+    "if cur then\n"
+    "  local exp = tonumber(redis.call('HGET', KEYS[1], 'expires_at') or '0')\n"
+    "  if exp > 0 and exp <= tonumber(ARGV[6]) then cur = false end\n"
+    "end\n"
     "if ARGV[1] == '0' then\n"
     "  if cur then return 2 end\n"
     "else\n"

@@ -113,10 +113,35 @@ void on_audits(void *arg, enum store_rc rc, const struct audit_rec *a, int n)
     }
 }
 
+void on_oauth(void *arg, enum store_rc rc, const struct oauth_rec *o)
+{
+    struct res *r = arg;
+    hit(r, rc);
+    r->rec_null = (o == NULL);
+    if (o)
+        r->oauth = *o;
+}
+
+void on_oauths(void *arg, enum store_rc rc, const struct oauth_rec *o, int n)
+{
+    struct res *r = arg;
+    hit(r, rc);
+    r->n = n;
+    r->rec_null = (o == NULL);
+    assert_true(n >= 0 && n <= 100);
+    if (n) {
+        assert_non_null(o);
+        r->oauths = malloc((size_t)n * sizeof *o);
+        assert_non_null(r->oauths);
+        memcpy(r->oauths, o, (size_t)n * sizeof *o);
+    }
+}
+
 void res_free(struct res *r)
 {
     free(r->sessions);
     free(r->audits);
+    free(r->oauths);
     memset(r, 0, sizeof *r);
 }
 
@@ -429,6 +454,126 @@ void store_contract_user_federated(void **state)
     assert_int_equal(t_user_federated(f, "i", longsub, "n", NULL), STORE_ERROR);
     assert_int_equal(t_user_federated(f, "i", "u", "", NULL), STORE_ERROR);
     assert_true(f->st->ops->healthy(f->st));
+}
+
+/* ---- OAuth records ------------------------------------------------------ */
+
+static enum store_rc t_oauth_put(struct store_fixture *f, const struct oauth_rec *o)
+{
+    struct res r = {0};
+    f->st->ops->oauth_put(f->st, o, on_done, &r);
+    t_wait(f, &r);
+    return r.rc;
+}
+
+static enum store_rc t_oauth_get(struct store_fixture *f, const char *kind, const char *key,
+                                 struct oauth_rec *out)
+{
+    struct res r = {0};
+    f->st->ops->oauth_get(f->st, kind, key, on_oauth, &r);
+    t_wait(f, &r);
+    assert_int_equal(r.rec_null, r.rc != STORE_OK);
+    if (out)
+        *out = r.oauth;
+    return r.rc;
+}
+
+static enum store_rc t_oauth_del(struct store_fixture *f, const char *kind, const char *key)
+{
+    struct res r = {0};
+    f->st->ops->oauth_del(f->st, kind, key, on_done, &r);
+    t_wait(f, &r);
+    return r.rc;
+}
+
+static void make_oauth(struct oauth_rec *o, const char *kind, const char *key, const char *value,
+                       int64_t expires_at)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->kind, sizeof o->kind, "%s", kind);
+    snprintf(o->key, sizeof o->key, "%s", key);
+    snprintf(o->value, sizeof o->value, "%s", value);
+    o->expires_at = expires_at;
+}
+
+/* The records of the OpenID provider (clients, codes, device codes): keyed
+ * within a kind, compare-and-set like sessions, expiring, and those that
+ * never expire listable — on every node alike, since a code issued on one
+ * is redeemed on another. Expiry is judged by the wall clock on both
+ * backends, so the "live" records here expire an hour from now. */
+void store_contract_oauth_records(void **state)
+{
+    struct store_fixture *f = *state;
+    struct oauth_rec o, got;
+    int64_t later = clock_now_ms() + 3600 * 1000;
+
+    /* insert, read back with rev 1; a second insert of the key conflicts */
+    make_oauth(&o, "code", "k1", "{\"user\":7}", later);
+    assert_int_equal(t_oauth_put(f, &o), STORE_OK);
+    assert_int_equal(t_oauth_get(f, "code", "k1", &got), STORE_OK);
+    assert_string_equal(got.kind, "code");
+    assert_string_equal(got.key, "k1");
+    assert_string_equal(got.value, "{\"user\":7}");
+    assert_int_equal(got.expires_at, later);
+    assert_int_equal(got.rev, 1);
+    make_oauth(&o, "code", "k1", "{\"user\":8}", later);
+    assert_int_equal(t_oauth_put(f, &o), STORE_CONFLICT);
+    assert_int_equal(t_oauth_get(f, "code", "k1", &got), STORE_OK);
+    assert_string_equal(got.value, "{\"user\":7}");
+    /* the same key in another kind is another record */
+    assert_int_equal(t_oauth_get(f, "device", "k1", NULL), STORE_NOT_FOUND);
+
+    /* compare-and-set: the revision read wins once; stale and future lose */
+    got.rev = 1;
+    snprintf(got.value, sizeof got.value, "{\"used\":true}");
+    assert_int_equal(t_oauth_put(f, &got), STORE_OK);
+    assert_int_equal(t_oauth_put(f, &got), STORE_CONFLICT); /* rev 1 again: stale */
+    got.rev = 9;
+    assert_int_equal(t_oauth_put(f, &got), STORE_CONFLICT); /* from the future */
+    assert_int_equal(t_oauth_get(f, "code", "k1", &got), STORE_OK);
+    assert_int_equal(got.rev, 2);
+    assert_string_equal(got.value, "{\"used\":true}");
+
+    /* delete: gone for reads and for compare-and-set */
+    assert_int_equal(t_oauth_del(f, "code", "k1"), STORE_OK);
+    assert_int_equal(t_oauth_get(f, "code", "k1", NULL), STORE_NOT_FOUND);
+    assert_int_equal(t_oauth_put(f, &got), STORE_NOT_FOUND);
+
+    /* an expired record reads as none and its key may be taken again */
+    make_oauth(&o, "ucode", "old", "{}", clock_now_ms() - 1000);
+    enum store_rc rc = t_oauth_put(f, &o);
+    assert_true(rc == STORE_OK || rc == STORE_ERROR); /* a backend may refuse a dead record */
+    assert_int_equal(t_oauth_get(f, "ucode", "old", NULL), STORE_NOT_FOUND);
+    make_oauth(&o, "ucode", "old", "{\"again\":1}", later);
+    assert_int_equal(t_oauth_put(f, &o), STORE_OK);
+    assert_int_equal(t_oauth_get(f, "ucode", "old", &got), STORE_OK);
+    assert_string_equal(got.value, "{\"again\":1}");
+
+    /* records that never expire are listed by kind, ordered by key, and
+     * survive a restart; expiring ones of the same kind are not listed */
+    const char *keys[] = {"zeta", "alpha", "mid"};
+    for (int i = 0; i < 3; i++) {
+        make_oauth(&o, "client", keys[i], "{\"name\":\"x\"}", 0);
+        assert_int_equal(t_oauth_put(f, &o), STORE_OK);
+    }
+    make_oauth(&o, "client", "temporary", "{}", later);
+    assert_int_equal(t_oauth_put(f, &o), STORE_OK);
+    f->be->reopen(f);
+    struct res r = {0};
+    f->st->ops->oauth_list(f->st, "client", on_oauths, &r);
+    t_wait(f, &r);
+    assert_int_equal(r.rc, STORE_OK);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.oauths[0].key, "alpha");
+    assert_string_equal(r.oauths[1].key, "mid");
+    assert_string_equal(r.oauths[2].key, "zeta");
+    assert_int_equal(r.oauths[0].expires_at, 0);
+    res_free(&r);
+    f->st->ops->oauth_list(f->st, "nothing", on_oauths, &r);
+    t_wait(f, &r);
+    assert_int_equal(r.rc, STORE_OK);
+    assert_int_equal(r.n, 0);
+    res_free(&r);
 }
 
 void store_contract_binary_safe_values(void **state)

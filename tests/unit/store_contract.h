@@ -62,6 +62,7 @@ int store_fixture_teardown(void **state);
     X(user_roundtrip)                 \
     X(user_conflict_and_bad_input)    \
     X(user_federated)                 \
+    X(oauth_records)                  \
     X(binary_safe_values)             \
     X(not_found)                      \
     X(bump_version_persists)          \
@@ -92,6 +93,8 @@ struct res {
     int64_t value;
     struct session_rec *sessions; /* heap copy of what the callback saw */
     struct audit_rec *audits;
+    struct oauth_rec oauth;
+    struct oauth_rec *oauths; /* heap copy of a list */
     int n;
     bool rec_null; /* the callback got a NULL record pointer */
 };
@@ -102,6 +105,8 @@ void on_int(void *arg, enum store_rc rc, int64_t value);
 void on_session(void *arg, enum store_rc rc, const struct session_rec *s);
 void on_sessions(void *arg, enum store_rc rc, const struct session_rec *s, int n);
 void on_audits(void *arg, enum store_rc rc, const struct audit_rec *a, int n);
+void on_oauth(void *arg, enum store_rc rc, const struct oauth_rec *o);
+void on_oauths(void *arg, enum store_rc rc, const struct oauth_rec *o, int n);
 void res_free(struct res *r);
 
 /* Pumps the backend until r's callback has run (it may have already), then

@@ -1,0 +1,1 @@
+int qrl_cli_stub_cli_login;

@@ -194,7 +194,7 @@ static void waiter_done(const struct qrl_reply *r, void *user)
     if (w->hook)
         w->hook(c, r);
     char *copy = NULL;
-    if (r->json) {
+    if (r->json && r->status == QRL_OK) {
         copy = malloc(r->json_len + 1);
         if (copy) {
             memcpy(copy, r->json, r->json_len);

@@ -487,6 +487,7 @@ static void auth_password_hook(qrl_client *c, const struct qrl_reply *r)
     c->phone_auth = 1;
     c->want_attach = 0;
     pthread_mutex_unlock(&c->mu);
+    lws_cancel_service(c->ctx); /* the auto-refresh timer is armed there */
     struct qrl_event ev = {.type = QRL_EV_TOKENS,
                            .expires_in = f.expires_in,
                            .session_id = f.session_id[0] ? f.session_id : NULL,

@@ -171,7 +171,7 @@ static void on_hello(qrl_client *c, const struct qrl_frame *f)
     if (c->want_ticket && !c->tok.have) {
         char *body = qrl_ticket_new_body(c);
         if (body)
-            qrl_enqueue_locked(c, body, 0, 1, NULL, NULL);
+            qrl_enqueue_locked(c, body, QRL_REQ_FRONT, NULL, NULL);
         free(body);
     }
     pthread_cond_broadcast(&c->cv);

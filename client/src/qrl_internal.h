@@ -22,6 +22,7 @@ struct qrl_req {
     size_t len;
     int sent;     /* written to the current socket */
     int resend;   /* safe to send again after a reconnect (token.refresh) */
+    int barrier;  /* nothing after it is sent before its answer (sign-ins) */
     qrl_reply_cb cb;
     void *user;
 };
@@ -95,11 +96,14 @@ void qrl_emit_simple(qrl_client *c, enum qrl_event_type type, const char *reason
                      const char *session_id);
 
 /* qrl_requests.c */
-/* Queues a request (mu held). body: a JSON object without its closing '}'
- * is not required: a whole object; the id is spliced in. front: before
- * everything not yet sent (restoring a socket's state after a reconnect). */
-int qrl_enqueue_locked(qrl_client *c, const char *body, int resend, int front, qrl_reply_cb cb,
-                       void *user);
+/* Queues a request (mu held). body: one JSON object with a "type"; the id
+ * is spliced in. front: before everything not yet sent (restoring a socket's
+ * state after a reconnect). A sign-in (auth.*, session.attach) is a barrier:
+ * the broker checks its token asynchronously and may answer a later request
+ * first, which must not find the socket still anonymous. */
+#define QRL_REQ_RESEND 1
+#define QRL_REQ_FRONT 2
+int qrl_enqueue_locked(qrl_client *c, const char *body, int flags, qrl_reply_cb cb, void *user);
 /* Blocking request with a waiter; mu not held. hook (may be NULL) sees the
  * answer first, on the service thread, before the caller wakes. */
 typedef void (*qrl_hook)(qrl_client *c, const struct qrl_reply *r);

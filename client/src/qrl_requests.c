@@ -9,10 +9,23 @@
 
 #include "qrl_internal.h"
 
-int qrl_enqueue_locked(qrl_client *c, const char *body, int resend, int front, qrl_reply_cb cb,
-                       void *user)
+/* The request's type, from a body that must be one JSON object. */
+static int body_type(const char *body, size_t len, char *type, size_t size)
+{
+    struct qj d;
+    if (qj_parse(&d, body, len))
+        return -1;
+    int rc = qj_get_str(&d, "type", type, size) || !type[0] || qj_member(&d, 0, "id") >= 0;
+    qj_free(&d);
+    return rc ? -1 : 0;
+}
+
+int qrl_enqueue_locked(qrl_client *c, const char *body, int flags, qrl_reply_cb cb, void *user)
 {
     size_t blen = body ? strlen(body) : 0;
+    char type[64];
+    if (!body || body_type(body, blen, type, sizeof type))
+        return QRL_ERR_INVALID;
     /* The body must be one object; the id goes in before its last '}'. */
     while (blen && strchr(" \t\r\n", body[blen - 1]))
         blen--;
@@ -33,11 +46,12 @@ int qrl_enqueue_locked(qrl_client *c, const char *body, int resend, int front, q
     }
     memcpy(r->text, body, blen - 1);
     memcpy(r->text + blen - 1, idpart, (size_t)n + 1);
-    r->resend = resend;
+    r->resend = (flags & QRL_REQ_RESEND) != 0;
+    r->barrier = !strncmp(type, "auth.", 5) || !strcmp(type, "session.attach");
     r->cb = cb;
     r->user = user;
     struct qrl_req **at = &c->reqs;
-    if (front) {
+    if (flags & QRL_REQ_FRONT) {
         while (*at && (*at)->sent)
             at = &(*at)->next;
     } else {
@@ -54,7 +68,7 @@ int qrl_request(qrl_client *c, const char *body, qrl_reply_cb cb, void *user)
 {
     pthread_mutex_lock(&c->mu);
     int rc = atomic_load(&c->stopping) ? QRL_ERR_CLOSED
-                                       : qrl_enqueue_locked(c, body, 0, 0, cb, user);
+                                       : qrl_enqueue_locked(c, body, 0, cb, user);
     pthread_mutex_unlock(&c->mu);
     if (rc == QRL_OK)
         lws_cancel_service(c->ctx);
@@ -66,8 +80,10 @@ unsigned char *qrl_take_unsent(qrl_client *c, size_t *len, int *more)
     unsigned char *buf = NULL;
     pthread_mutex_lock(&c->mu);
     struct qrl_req *r = c->reqs;
-    while (r && r->sent)
+    while (r && r->sent && !r->barrier)
         r = r->next;
+    if (r && r->sent)
+        r = NULL; /* a sign-in awaits its answer; qrl_answer() asks to write again */
     if (r && c->ready) {
         buf = malloc(LWS_PRE + r->len);
         if (buf) {
@@ -110,9 +126,14 @@ void qrl_answer(qrl_client *c, const struct qrl_frame *f, const char *js, size_t
     struct qrl_req *r = *at;
     if (r)
         *at = r->next;
+    int more = 0;
+    for (struct qrl_req *n = c->reqs; n && !more; n = n->next)
+        more = !n->sent;
     pthread_mutex_unlock(&c->mu);
     if (!r)
         return; /* an answer to a request given up on */
+    if (r->barrier && more && c->wsi)
+        lws_callback_on_writable(c->wsi);
     struct qrl_error e;
     struct qrl_reply reply = {.status = QRL_OK, .type = f->type, .json = js, .json_len = len};
     if (!strcmp(f->type, "error")) {
@@ -244,7 +265,7 @@ int qrl_call_internal(qrl_client *c, const char *body, char **reply_json, struct
     else if (atomic_load(&c->stopping))
         rc = QRL_ERR_CLOSED;
     else
-        rc = qrl_enqueue_locked(c, body, 0, 0, waiter_done, w);
+        rc = qrl_enqueue_locked(c, body, 0, waiter_done, w);
     if (rc != QRL_OK) {
         pthread_mutex_unlock(&c->mu);
         free(w);

@@ -129,7 +129,7 @@ static int send_refresh_locked(qrl_client *c)
     if (!body)
         return QRL_ERR_NOMEM;
     /* resend: the broker's grace answers a repeat with the same pair. */
-    int rc = qrl_enqueue_locked(c, body, 1, 0, refresh_done, c);
+    int rc = qrl_enqueue_locked(c, body, QRL_REQ_RESEND, refresh_done, c);
     memset(body, 0, strlen(body));
     free(body);
     if (rc == QRL_OK)
@@ -198,7 +198,7 @@ static void send_attach_locked(qrl_client *c, int front)
     qjw_str(&w, "access_token", c->tok.access);
     char *body = qjw_end(&w);
     if (body) {
-        qrl_enqueue_locked(c, body, 0, front, attach_done, c);
+        qrl_enqueue_locked(c, body, front ? QRL_REQ_FRONT : 0, attach_done, c);
         memset(body, 0, strlen(body));
         free(body);
     }
@@ -211,7 +211,7 @@ static void send_auth_token_locked(qrl_client *c, int front)
     qjw_str(&w, "access_token", c->tok.access);
     char *body = qjw_end(&w);
     if (body) {
-        qrl_enqueue_locked(c, body, 0, front, NULL, NULL);
+        qrl_enqueue_locked(c, body, front ? QRL_REQ_FRONT : 0, NULL, NULL);
         memset(body, 0, strlen(body));
         free(body);
     }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/x509.h>
+
 #include "qrl_internal.h"
 
 #define RX_MAX (256 * 1024) /* a ticket's SVG is the largest frame we expect (~10 KiB) */
@@ -294,10 +296,25 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         break;
     }
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        c->wsi = NULL;
-        connect_failed(c, in && len ? (const char *)in : in ? (const char *)in : "connection failed");
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+        /* lws reports a refused certificate only as "SSL err 1": keep
+         * OpenSSL's own words for the error a person will read. We only
+         * listen here; the verdict stays OpenSSL's (len = preverify_ok). */
+        if (!len && user) {
+            int e = X509_STORE_CTX_get_error((X509_STORE_CTX *)user);
+            snprintf(c->tls_error, sizeof c->tls_error, "TLS: the broker's certificate was refused (%s)",
+                     X509_verify_cert_error_string(e));
+        }
         break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        char why[200];
+        snprintf(why, sizeof why, "%s", c->tls_error[0] ? c->tls_error
+                                        : in ? (const char *)in : "connection failed");
+        c->tls_error[0] = '\0';
+        c->wsi = NULL;
+        connect_failed(c, why);
+        break;
+    }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c->rx_len = 0;
         break; /* ready only after hello */

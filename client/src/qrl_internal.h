@@ -64,6 +64,7 @@ struct qrl_client {
     char *rx;
     size_t rx_len;
     int woke;
+    char tls_error[160]; /* why the last certificate was refused */
     uint64_t refresh_sched_gen;
 
     pthread_mutex_t mu;

@@ -1,0 +1,123 @@
+// The `qrlogin` command in a real terminal (docs/client.md): `qrlogin login URL` runs in a
+// tmux pane and draws the QR code; the test reads the pane back, decodes the code from the
+// characters, approves it with `qrlogin approve` (signed in with `qrlogin signin`), sees the
+// command finish, and `qrlogin token` prints a token that GET /api/me accepts.
+import { statSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import {
+  test, before, after, assert, startBroker, stopAll, httpRequest,
+} from '../blackbox/harness.mjs';
+import { qrlogin, configHome, Pane, qrFromPane, decodeModules } from './terminal.mjs';
+
+let broker;
+let home;
+const panes = [];
+
+before(async () => {
+  broker = await startBroker({ users: [['alice', 'alice-pw-1']] });
+  home = configHome();
+});
+after(async () => {
+  for (const p of panes) await p.kill();
+  await stopAll();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const env = () => ({ XDG_CONFIG_HOME: home });
+const cfgFile = (name) => path.join(home, 'qrlogin', `${name}.json`);
+
+function loginPane(extra = '') {
+  const p = new Pane(`env XDG_CONFIG_HOME='${home}' TERM=xterm-256color '${process.env.QRLOGIN_CLI
+    || path.resolve('build/client/qrlogin')}' login ${extra} '${broker.url}'`);
+  panes.push(p);
+  return p;
+}
+
+test('signin stores the approver sign-in, 0600 in a 0700 directory', async () => {
+  const bad = await qrlogin(['signin', broker.url, 'alice'], { env: env(), input: 'wrong\n' });
+  assert.equal(bad.code, 1, `a wrong password: exit ${bad.code}\n${bad.stderr}`);
+  assert.match(bad.stderr, /unauthorized/);
+  const r = await qrlogin(['signin', broker.url, 'alice'], { env: env(), input: 'alice-pw-1\n' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Signed in as alice/);
+  assert.equal(statSync(cfgFile('approver')).mode & 0o777, 0o600);
+  assert.equal(statSync(path.join(home, 'qrlogin')).mode & 0o777, 0o700);
+});
+
+test('login in a terminal: the QR decodes, approve, the command finishes, token works', async () => {
+  const pane = loginPane();
+  await pane.start();
+  const shown = await pane.waitFor(/Waiting for the phone/);
+  const { rows, cols } = qrFromPane(shown);
+  assert.ok(cols <= 80, `the code is ${cols} columns wide`);
+  const url = await decodeModules(rows, path.join(home, 'pane-qr.pgm'));
+  assert.match(url, new RegExp(`^${broker.url}/m/#t=[A-Za-z0-9_-]{22}$`));
+  assert.ok(shown.includes(url), 'the link printed under the code is the one it encodes');
+
+  const ok = await qrlogin(['approve', url], { env: env() });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /Login request from .*qrlogin-cli.* at 127\.0\.0\.1/);
+  const done = await pane.waitFor(/qrlogin exited \d+/);
+  assert.match(done, /Scanned by alice/);
+  assert.match(done, /Signed in as alice\./);
+  assert.match(done, /qrlogin exited 0/);
+  assert.equal(statSync(cfgFile('login')).mode & 0o777, 0o600);
+
+  const tok = await qrlogin(['token'], { env: env() });
+  assert.equal(tok.code, 0, tok.stderr);
+  const token = tok.stdout.trim();
+  const me = await httpRequest(`${broker.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(me.status, 200);
+  assert.equal(JSON.parse(me.body).name, 'alice');
+
+  const js = await qrlogin(['--json', 'token'], { env: env() });
+  assert.equal(js.code, 0, js.stderr);
+  const parsed = JSON.parse(js.stdout);
+  assert.equal(parsed.access_token, token); // still fresh: the same token, no refresh
+  assert.equal(parsed.token_type, 'Bearer');
+  assert.ok(parsed.expires_in > 0);
+
+  const list = await qrlogin(['--json', 'sessions'], { env: env() });
+  assert.equal(list.code, 0, list.stderr);
+  const sessions = JSON.parse(list.stdout).sessions;
+  assert.deepEqual(sessions.map((s) => s.kind).sort(), ['app', 'web']);
+});
+
+test('--invert draws dark modules as blocks, and it still decodes', async () => {
+  const pane = loginPane('--invert');
+  await pane.start();
+  const shown = await pane.waitFor(/Waiting for the phone/);
+  const url = await decodeModules(qrFromPane(shown, { invert: true }).rows,
+    path.join(home, 'pane-qr-inverted.pgm'));
+  assert.match(url, new RegExp(`^${broker.url}/m/#t=[A-Za-z0-9_-]{22}$`));
+  // Read the normal way, the inverted picture is not a code a scanner accepts as this URL.
+  const deny = await qrlogin(['approve', '--deny', url], { env: env() });
+  assert.equal(deny.code, 0, deny.stderr);
+  const done = await pane.waitFor(/qrlogin exited \d+/);
+  assert.match(done, /Denied on the phone/);
+  assert.match(done, /qrlogin exited 5/);
+});
+
+test('logout ends the session: token then exits 3, /api/me refuses the old token', async () => {
+  const tok = await qrlogin(['token'], { env: env() });
+  assert.equal(tok.code, 0, tok.stderr);
+  const out = await qrlogin(['logout'], { env: env() });
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /Signed out/);
+  const me = await httpRequest(`${broker.url}/api/me`,
+    { headers: { Authorization: `Bearer ${tok.stdout.trim()}` } });
+  assert.equal(me.status, 401);
+  const again = await qrlogin(['token'], { env: env() });
+  assert.equal(again.code, 3);
+  assert.match(again.stderr, /not signed in/);
+});
+
+test('exit codes: usage 2, unknown ticket 1, nobody listening 4', async () => {
+  assert.equal((await qrlogin(['approve'], { env: env() })).code, 2);
+  assert.equal((await qrlogin(['--nope'], { env: env() })).code, 2);
+  const nf = await qrlogin(['--json', 'approve', 'AAAAAAAAAAAAAAAAAAAAAA'], { env: env() });
+  assert.equal(nf.code, 1);
+  assert.equal(JSON.parse(nf.stdout).error, 'not_found');
+  const down = await qrlogin(['login', 'http://127.0.0.1:1'], { env: env() });
+  assert.equal(down.code, 4);
+});

@@ -2,7 +2,7 @@
 // tmux pane and draws the QR code; the test reads the pane back, decodes the code from the
 // characters, approves it with `qrlogin approve` (signed in with `qrlogin signin`), sees the
 // command finish, and `qrlogin token` prints a token that GET /api/me accepts.
-import { statSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   test, before, after, assert, startBroker, stopAll, httpRequest,
@@ -14,7 +14,8 @@ let home;
 const panes = [];
 
 before(async () => {
-  broker = await startBroker({ users: [['alice', 'alice-pw-1']] });
+  // A pair may be refreshed right after it was issued (the refresh test needs it).
+  broker = await startBroker({ users: [['alice', 'alice-pw-1']], args: ['--refresh-interval', '0'] });
   home = configHome();
 });
 after(async () => {
@@ -90,12 +91,27 @@ test('--invert draws dark modules as blocks, and it still decodes', async () => 
   const url = await decodeModules(qrFromPane(shown, { invert: true }).rows,
     path.join(home, 'pane-qr-inverted.pgm'));
   assert.match(url, new RegExp(`^${broker.url}/m/#t=[A-Za-z0-9_-]{22}$`));
-  // Read the normal way, the inverted picture is not a code a scanner accepts as this URL.
   const deny = await qrlogin(['approve', '--deny', url], { env: env() });
   assert.equal(deny.code, 0, deny.stderr);
   const done = await pane.waitFor(/qrlogin exited \d+/);
   assert.match(done, /Denied on the phone/);
   assert.match(done, /qrlogin exited 5/);
+});
+
+test('token refreshes a pair that is due and stores the new one', async () => {
+  const before = JSON.parse(readFileSync(cfgFile('login'), 'utf8'));
+  // Make the stored access token look due (less than a fifth of its life left).
+  writeFileSync(cfgFile('login'), JSON.stringify({ ...before, expires_at: Math.floor(Date.now() / 1000) }));
+  const tok = await qrlogin(['token'], { env: env() });
+  assert.equal(tok.code, 0, tok.stderr);
+  const token = tok.stdout.trim();
+  assert.notEqual(token, before.access_token);
+  const after = JSON.parse(readFileSync(cfgFile('login'), 'utf8'));
+  assert.equal(after.access_token, token);
+  assert.notEqual(after.refresh_token, before.refresh_token);
+  assert.equal(statSync(cfgFile('login')).mode & 0o777, 0o600);
+  const me = await httpRequest(`${broker.url}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(me.status, 200);
 });
 
 test('logout ends the session: token then exits 3, /api/me refuses the old token', async () => {

@@ -1,5 +1,5 @@
 /* qrl_calls.c — the protocol's requests as blocking calls (PC side and
- * phone side), and reading fields out of answers. */
+ * phone side). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,37 +115,4 @@ int qrl_session_revoke(qrl_client *c, const char *session_id, struct qrl_error *
 int qrl_logout_all(qrl_client *c, struct qrl_error *err)
 {
     return call_with(c, body1("logout.all", NULL, NULL), NULL, err, NULL);
-}
-
-/* ---- reading answers ---- */
-
-int qrl_json_string(const char *json, size_t len, const char *path, char *out, size_t size)
-{
-    struct qj d;
-    if (!json || !path || !out || qj_parse(&d, json, len))
-        return QRL_ERR_INVALID;
-    int rc = qj_str(&d, qj_path(&d, path), out, size) ? QRL_ERR_INVALID : QRL_OK;
-    qj_free(&d);
-    return rc;
-}
-
-int qrl_json_int(const char *json, size_t len, const char *path, int64_t *out)
-{
-    struct qj d;
-    if (!json || !path || !out || qj_parse(&d, json, len))
-        return QRL_ERR_INVALID;
-    int rc = qj_int(&d, qj_path(&d, path), out) ? QRL_ERR_INVALID : QRL_OK;
-    qj_free(&d);
-    return rc;
-}
-
-int qrl_json_count(const char *json, size_t len, const char *path, int *out)
-{
-    struct qj d;
-    if (!json || !path || !out || qj_parse(&d, json, len))
-        return QRL_ERR_INVALID;
-    int i = *path ? qj_path(&d, path) : 0;
-    int rc = qj_size(&d, i, out) ? QRL_ERR_INVALID : QRL_OK;
-    qj_free(&d);
-    return rc;
 }

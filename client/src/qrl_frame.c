@@ -10,7 +10,7 @@ int qrl_frame_parse(struct qrl_frame *f, const char *js, size_t len)
     if (qj_parse(&f->doc, js, len))
         return -1;
     struct qj *d = &f->doc;
-    if (qj_get_str(d, "type", f->type, sizeof f->type)) {
+    if (qj_get_str(d, "type", f->type, sizeof f->type) || !f->type[0]) {
         qj_free(d);
         return -1;
     }

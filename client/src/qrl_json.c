@@ -12,10 +12,159 @@
 
 #define TOK(d) ((jsmntok_t *)(d)->tok)
 
+/* ---- grammar ----
+ *
+ * jsmn tokenizes but does not validate: even strict, it takes `"a""b"`,
+ * `[1,]`, `01` or `trueX`, and an object whose sizes then disagree with its
+ * tokens. The text is first checked against RFC 8259's grammar (nesting
+ * bounded), so that jsmn only ever sees well-formed JSON. */
+
+#define QJ_MAX_DEPTH 32
+
+struct cur {
+    const char *p, *end;
+};
+
+static void ws(struct cur *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static int lit(struct cur *c, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n))
+        return -1;
+    c->p += n;
+    return 0;
+}
+
+static int digits(struct cur *c)
+{
+    const char *start = c->p;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+        c->p++;
+    return c->p > start ? 0 : -1;
+}
+
+static int number(struct cur *c)
+{
+    if (c->p < c->end && *c->p == '-')
+        c->p++;
+    if (c->p < c->end && *c->p == '0')
+        c->p++;
+    else if (digits(c))
+        return -1;
+    if (c->p < c->end && *c->p == '.') {
+        c->p++;
+        if (digits(c))
+            return -1;
+    }
+    if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
+        c->p++;
+        if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
+            c->p++;
+        if (digits(c))
+            return -1;
+    }
+    return 0;
+}
+
+static int string(struct cur *c)
+{
+    if (c->p >= c->end || *c->p != '"')
+        return -1;
+    for (c->p++; c->p < c->end; c->p++) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') {
+            c->p++;
+            return 0;
+        }
+        if (ch < 0x20)
+            return -1;
+        if (ch != '\\')
+            continue;
+        if (++c->p >= c->end)
+            return -1;
+        if (*c->p == 'u') {
+            for (int k = 0; k < 4; k++) {
+                if (++c->p >= c->end || !strchr("0123456789abcdefABCDEF", *c->p) || !*c->p)
+                    return -1;
+            }
+        } else if (!strchr("\"\\/bfnrt", *c->p) || !*c->p) {
+            return -1;
+        }
+    }
+    return -1;
+}
+
+static int value(struct cur *c, int depth);
+
+static int container(struct cur *c, int depth, char close, int object)
+{
+    if (depth >= QJ_MAX_DEPTH)
+        return -1;
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return 0;
+    }
+    for (;;) {
+        if (object) {
+            if (string(c))
+                return -1;
+            ws(c);
+            if (c->p >= c->end || *c->p++ != ':')
+                return -1;
+        }
+        if (value(c, depth + 1))
+            return -1;
+        ws(c);
+        if (c->p >= c->end)
+            return -1;
+        if (*c->p == close) {
+            c->p++;
+            return 0;
+        }
+        if (*c->p++ != ',')
+            return -1;
+        ws(c);
+    }
+}
+
+static int value(struct cur *c, int depth)
+{
+    ws(c);
+    if (c->p >= c->end)
+        return -1;
+    switch (*c->p) {
+    case '{': return container(c, depth, '}', 1);
+    case '[': return container(c, depth, ']', 0);
+    case '"': return string(c);
+    case 't': return lit(c, "true");
+    case 'f': return lit(c, "false");
+    case 'n': return lit(c, "null");
+    default: return number(c);
+    }
+}
+
+/* One object and nothing but whitespace after it. */
+static int well_formed(const char *js, size_t len)
+{
+    struct cur c = {js, js + len};
+    ws(&c);
+    if (c.p >= c.end || *c.p != '{' || value(&c, 0))
+        return -1;
+    ws(&c);
+    return c.p == c.end ? 0 : -1;
+}
+
 int qj_parse(struct qj *d, const char *js, size_t len)
 {
     memset(d, 0, sizeof *d);
-    if (!js || len == 0)
+    if (!js || len == 0 || well_formed(js, len))
         return -1;
     jsmn_parser p;
     jsmn_init(&p);
@@ -30,14 +179,6 @@ int qj_parse(struct qj *d, const char *js, size_t len)
     if (got <= 0 || tok[0].type != JSMN_OBJECT) {
         free(tok);
         return -1;
-    }
-    /* jsmn stops at the end of the first value only in some cases ("{} {}"
-     * parses as two): one object, then nothing but whitespace. */
-    for (size_t i = (size_t)tok[0].end; i < len; i++) {
-        if (!strchr(" \t\r\n", js[i])) {
-            free(tok);
-            return -1;
-        }
     }
     d->js = js;
     d->len = len;
@@ -258,6 +399,17 @@ int qj_int(const struct qj *d, int i, int64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int qj_next(const struct qj *d, int i)
+{
+    return skip(d, i);
+}
+
+void qj_raw(const struct qj *d, int i, const char **p, size_t *n)
+{
+    *p = d->js + TOK(d)[i].start;
+    *n = (size_t)(TOK(d)[i].end - TOK(d)[i].start);
 }
 
 int qj_size(const struct qj *d, int i, int *out)

@@ -38,6 +38,10 @@ int qj_path(const struct qj *d, const char *path);
 int qj_str(const struct qj *d, int i, char *out, size_t size);
 /* An integer (no fraction or exponent, fits int64) or true/false at token i. */
 int qj_int(const struct qj *d, int i, int64_t *out);
+/* The index just past the value at token i (and all it contains). */
+int qj_next(const struct qj *d, int i);
+/* The raw text of token i (a string without its quotes, escapes as they are). */
+void qj_raw(const struct qj *d, int i, const char **p, size_t *n);
 /* Members of an object or elements of an array at token i. */
 int qj_size(const struct qj *d, int i, int *out);
 /* Shorthands on top-level members: 0 found, -1 absent or not that type. */

@@ -170,7 +170,10 @@ static void json_reader(void **state)
     assert_int_equal(qrl_json_string(j, n, "u.name", out, 8), QRL_ERR_INVALID);
     /* Not one object, or strings C cannot hold. */
     const char *bad[] = {"[1,2]", "{} {}", "{\"a\":1} x", "{\"a\":", "\"s\"", "",
-                         "{\"a\":\"\\u0000\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\q\"}"};
+                         "{\"a\":\"\\u0000\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\q\"}",
+                         /* what jsmn alone would take */
+                         "{\"a\":\"x\"\"b\":1}", "{\"a\":[1,]}", "{\"a\":01}", "{\"a\":trueX}",
+                         "{\"a\":1,}", "{\"a\":\"tab\there\"}", "{a:1}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(qrl_json_string(bad[i], strlen(bad[i]), "a", out, sizeof out),
                          QRL_ERR_INVALID);

@@ -78,7 +78,7 @@ struct qrl_client {
     int want_ticket;            /* [mu] re-ask for a ticket after a reconnect */
     int phone_auth;             /* [mu] re-sign-in with auth.token after a reconnect */
     int want_attach;            /* [mu] re-attach the session after a reconnect */
-    int attached;               /* [mu] this socket is attached to the session */
+    int attached;               /* [mu] this socket is bound to the session (attach or auth) */
     int kicked;                 /* [mu] the service thread has work from another thread */
     int resched_refresh;        /* [mu] the auto-refresh timer needs setting */
     pthread_t service_tid;      /* [mu] who is servicing now */

@@ -180,10 +180,11 @@ static void retry_refresh(lws_sorted_usec_list_t *sul)
         lws_callback_on_writable(c->wsi);
 }
 
-static void attach_done(const struct qrl_reply *r, void *user)
+/* session.attach or auth.token answered: the socket follows the session. */
+static void bound(const struct qrl_reply *r, void *user)
 {
     qrl_client *c = user;
-    if (r->status == QRL_OK && r->type && !strcmp(r->type, "session")) {
+    if (r->status == QRL_OK && r->type && (!strcmp(r->type, "session") || !strcmp(r->type, "auth"))) {
         pthread_mutex_lock(&c->mu);
         c->attached = 1;
         pthread_mutex_unlock(&c->mu);
@@ -198,7 +199,7 @@ static void send_attach_locked(qrl_client *c, int front)
     qjw_str(&w, "access_token", c->tok.access);
     char *body = qjw_end(&w);
     if (body) {
-        qrl_enqueue_locked(c, body, front ? QRL_REQ_FRONT : 0, attach_done, c);
+        qrl_enqueue_locked(c, body, front ? QRL_REQ_FRONT : 0, bound, c);
         memset(body, 0, strlen(body));
         free(body);
     }
@@ -211,7 +212,7 @@ static void send_auth_token_locked(qrl_client *c, int front)
     qjw_str(&w, "access_token", c->tok.access);
     char *body = qjw_end(&w);
     if (body) {
-        qrl_enqueue_locked(c, body, front ? QRL_REQ_FRONT : 0, NULL, NULL);
+        qrl_enqueue_locked(c, body, front ? QRL_REQ_FRONT : 0, bound, c);
         memset(body, 0, strlen(body));
         free(body);
     }
@@ -225,10 +226,14 @@ static void refresh_done(const struct qrl_reply *r, void *user)
         !qrl_frame_parse(&f, r->json, r->json_len)) {
         pthread_mutex_lock(&c->mu);
         store_locked(c, &f);
-        /* A socket that followed the session follows it with the new token
-         * too (after a reconnect it was not attached). */
-        if (c->want_attach && !c->attached && c->ready)
-            send_attach_locked(c, 0);
+        /* A socket that lost its binding in a reconnect (the access token
+         * had expired then) is bound again with the new one. */
+        if (!c->attached && c->ready) {
+            if (c->phone_auth)
+                send_auth_token_locked(c, 0);
+            else if (c->want_attach)
+                send_attach_locked(c, 0);
+        }
         round_over_locked(c, QRL_OK, NULL);
         pthread_mutex_unlock(&c->mu);
         struct qrl_event ev = {.type = QRL_EV_TOKENS,
@@ -486,6 +491,7 @@ static void auth_password_hook(qrl_client *c, const struct qrl_reply *r)
     store_locked(c, &f);
     c->phone_auth = 1;
     c->want_attach = 0;
+    c->attached = 1;
     pthread_mutex_unlock(&c->mu);
     lws_cancel_service(c->ctx); /* the auto-refresh timer is armed there */
     struct qrl_event ev = {.type = QRL_EV_TOKENS,
@@ -503,6 +509,7 @@ static void auth_token_hook(qrl_client *c, const struct qrl_reply *r)
         return;
     pthread_mutex_lock(&c->mu);
     c->phone_auth = 1;
+    c->attached = 1;
     pthread_mutex_unlock(&c->mu);
 }
 

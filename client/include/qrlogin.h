@@ -173,10 +173,11 @@ typedef void (*qrl_reply_cb)(const struct qrl_reply *r, void *user);
 
 /* Sends one request, asynchronously. `body` is a JSON object with a "type"
  * and without "id" (the client adds one); it is queued while disconnected and
- * sent after the next `hello`. cb (may be NULL) runs once on the service
+ * sent after the next `hello`. cb (may be NULL) runs once: on the service
  * thread with the answer, or with QRL_ERR_DISCONNECTED if the socket dropped
- * after sending, or QRL_ERR_CLOSED. Returns QRL_OK or QRL_ERR_INVALID /
- * QRL_ERR_NOMEM (then cb never runs). Any thread, callbacks included. */
+ * after sending; or with QRL_ERR_CLOSED on the thread in qrl_client_free().
+ * Returns QRL_OK or QRL_ERR_INVALID / QRL_ERR_NOMEM / QRL_ERR_CLOSED (then cb
+ * never runs). Any thread, callbacks included. */
 int qrl_request(qrl_client *c, const char *body, qrl_reply_cb cb, void *user);
 
 /* The same, blocking until the answer: QRL_OK and, if reply_json is not

@@ -196,14 +196,23 @@ struct waiter {
     int refs;
     int done;
     int status;
+    int want_json; /* the caller asked for the answer's text */
     struct qrl_error err;
     char *json;
 };
 
+static void wipe_free(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s)); /* answers may hold tokens */
+        free(s);
+    }
+}
+
 static void waiter_unref_locked(struct waiter *w)
 {
     if (--w->refs == 0) {
-        free(w->json);
+        wipe_free(w->json);
         free(w);
     }
 }
@@ -215,7 +224,7 @@ static void waiter_done(const struct qrl_reply *r, void *user)
     if (w->hook)
         w->hook(c, r);
     char *copy = NULL;
-    if (r->json && r->status == QRL_OK) {
+    if (w->want_json && r->json && r->status == QRL_OK) {
         copy = malloc(r->json_len + 1);
         if (copy) {
             memcpy(copy, r->json, r->json_len);
@@ -227,7 +236,7 @@ static void waiter_done(const struct qrl_reply *r, void *user)
     w->status = r->status;
     if (r->error)
         w->err = *r->error;
-    if (r->json && !copy && r->status == QRL_OK) {
+    if (w->want_json && r->json && !copy && r->status == QRL_OK) {
         w->status = QRL_ERR_NOMEM;
         qrl_err_set(&w->err, QRL_ERR_NOMEM, "nomem", NULL);
     }
@@ -249,6 +258,7 @@ int qrl_call_internal(qrl_client *c, const char *body, char **reply_json, struct
     }
     w->c = c;
     w->hook = hook;
+    w->want_json = reply_json != NULL;
     w->refs = 2;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);

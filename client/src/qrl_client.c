@@ -533,10 +533,10 @@ void qrl_client_free(qrl_client *c)
     free(c);
 }
 
-static void woke(lws_sorted_usec_list_t *sul)
+/* Does nothing: being due is what ends lws_service()'s wait. */
+static void wake_up(lws_sorted_usec_list_t *sul)
 {
-    qrl_client *c = lws_container_of(sul, qrl_client, sul_wake);
-    c->woke = 1;
+    (void)sul;
 }
 
 int qrl_client_service(qrl_client *c, int timeout_ms)
@@ -549,8 +549,7 @@ int qrl_client_service(qrl_client *c, int timeout_ms)
     pthread_mutex_unlock(&c->mu);
     /* lws_service() sleeps until its next event or timer: a timer of ours
      * bounds the wait. */
-    c->woke = 0;
-    lws_sul_schedule(c->ctx, 0, &c->sul_wake, woke,
+    lws_sul_schedule(c->ctx, 0, &c->sul_wake, wake_up,
                      (lws_usec_t)(timeout_ms > 0 ? timeout_ms : 0) * LWS_US_PER_MS + 1);
     lws_service(c->ctx, 0);
     lws_sul_cancel(&c->sul_wake);

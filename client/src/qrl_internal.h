@@ -63,7 +63,6 @@ struct qrl_client {
     unsigned rand_state;
     char *rx;
     size_t rx_len;
-    int woke;
     char tls_error[160]; /* why the last certificate was refused */
     uint64_t refresh_sched_gen;
 

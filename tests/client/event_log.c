@@ -32,6 +32,7 @@ void event_log_cb(const struct qrl_event *ev, void *user)
         e->expires_in = (long long)ev->expires_in;
         put(e->ticket, sizeof e->ticket, ev->ticket);
         put(e->url, sizeof e->url, ev->url);
+        put(e->code, sizeof e->code, ev->code);
         put(e->user_name, sizeof e->user_name, ev->user_name);
         put(e->session_id, sizeof e->session_id, ev->session_id);
         put(e->reason, sizeof e->reason, ev->reason);

@@ -15,6 +15,7 @@ struct logged_event {
     long long expires_in;
     char ticket[QRL_ID_MAX];
     char url[512];
+    char code[8];
     char user_name[QRL_NAME_MAX];
     char session_id[QRL_ID_MAX];
     char reason[200];

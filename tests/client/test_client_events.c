@@ -261,6 +261,57 @@ static void rotated_then_expired(void **state)
     broker_cleanup(&b);
 }
 
+/* Number matching: the ticket carries the two digits the PC shows; a wrong
+ * pick burns the ticket (code_mismatch to the phone, denied to the PC), the
+ * right one signs in. */
+static void number_matching(void **state)
+{
+    static const char *const users[] = {"carol", "carol-pw-1", NULL};
+    struct broker b;
+    memset(&b, 0, sizeof b);
+    b.args[0] = "--number-match";
+    assert_int_equal(broker_init(&b, users), 0);
+    assert_int_equal(broker_start(&b), 0);
+    struct peer pc, phone;
+    peer_open(&pc, &b, "test PC");
+    phone_open(&phone, &b, "carol", "carol-pw-1");
+    struct qrl_error err;
+    struct logged_event t, e;
+    char *info = NULL;
+
+    assert_int_equal(qrl_ticket_new(pc.c, &err), QRL_OK);
+    assert_int_equal(event_wait(&pc.log, QRL_EV_TICKET, &t), 0);
+    assert_int_equal((int)strlen(t.code), 2);
+    assert_int_equal(qrl_ticket_scan(phone.c, t.ticket, &info, &err), QRL_OK);
+    int n = 0;
+    assert_int_equal(qrl_json_count(info, strlen(info), "code_choices", &n), QRL_OK);
+    assert_int_equal(n, 3);
+    char wrong[8] = "";
+    for (int i = 0; i < n && !wrong[0]; i++) {
+        char key[32], choice[8];
+        snprintf(key, sizeof key, "code_choices.%d", i);
+        assert_int_equal(qrl_json_string(info, strlen(info), key, choice, sizeof choice), QRL_OK);
+        if (strcmp(choice, t.code))
+            snprintf(wrong, sizeof wrong, "%s", choice);
+    }
+    qrl_free(info);
+    assert_int_equal(qrl_ticket_confirm(phone.c, t.ticket, wrong, &err), QRL_ERR_SERVER);
+    assert_string_equal(err.code, "code_mismatch");
+    assert_int_equal(event_wait(&pc.log, QRL_EV_DENIED, &e), 0);
+    assert_string_equal(e.ticket, t.ticket);
+
+    assert_int_equal(qrl_ticket_new(pc.c, &err), QRL_OK);
+    assert_int_equal(event_wait(&pc.log, QRL_EV_TICKET, &t), 0);
+    assert_int_equal(qrl_ticket_scan(phone.c, t.ticket, NULL, &err), QRL_OK);
+    assert_int_equal(qrl_ticket_confirm(phone.c, t.ticket, t.code, &err), QRL_OK);
+    assert_int_equal(event_wait(&pc.log, QRL_EV_LOGIN, &e), 0);
+    assert_string_equal(e.user_name, "carol");
+    peer_close(&pc);
+    peer_close(&phone);
+    assert_int_equal(broker_stop(&b), 0);
+    broker_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +321,7 @@ int main(void)
         cmocka_unit_test(errors_carry_the_code),
         cmocka_unit_test(logout_all),
         cmocka_unit_test(rotated_then_expired),
+        cmocka_unit_test(number_matching),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -136,9 +136,10 @@ typedef struct qrl_client qrl_client;
  * filled. Any thread. */
 qrl_client *qrl_client_new(const struct qrl_config *cfg, struct qrl_error *err);
 
-/* Closes the socket, fails every waiting call with QRL_ERR_CLOSED, joins the
- * service thread and frees everything. Not from a callback; no other call on
- * c may run or follow. */
+/* Closes the socket, joins the service thread, answers every request still
+ * queued with QRL_ERR_CLOSED (their callbacks run on this thread), wipes the
+ * tokens and frees everything. Not from a callback; no other call on c may
+ * run during it (finish the threads that use c first) or follow it. */
 void qrl_client_free(qrl_client *c);
 
 /* External-loop mode: runs the client's socket and timers until at least one

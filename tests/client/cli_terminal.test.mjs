@@ -2,7 +2,7 @@
 // tmux pane and draws the QR code; the test reads the pane back, decodes the code from the
 // characters, approves it with `qrlogin approve` (signed in with `qrlogin signin`), sees the
 // command finish, and `qrlogin token` prints a token that GET /api/me accepts.
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   test, before, after, assert, startBroker, stopAll, httpRequest,
@@ -128,9 +128,31 @@ test('logout ends the session: token then exits 3, /api/me refuses the old token
   assert.match(again.stderr, /not signed in/);
 });
 
+test('logout --all ends every session of the user, the approver\'s too', async () => {
+  const pane = loginPane();
+  await pane.start();
+  const shown = await pane.waitFor(/Waiting for the phone/);
+  const url = await decodeModules(qrFromPane(shown).rows, path.join(home, 'pane-qr-2.pgm'));
+  assert.equal((await qrlogin(['approve', url], { env: env() })).code, 0);
+  assert.match(await pane.waitFor(/qrlogin exited \d+/), /qrlogin exited 0/);
+  const approver = JSON.parse(readFileSync(cfgFile('approver'), 'utf8'));
+  const out = await qrlogin(['--json', 'logout', '--all'], { env: env() });
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout), { signed_out: true, all: true });
+  const me = await httpRequest(`${broker.url}/api/me`,
+    { headers: { Authorization: `Bearer ${approver.access_token}` } });
+  assert.equal(me.status, 401);
+  // The approver's stored pair is dead now: approve says so (3) and forgets it.
+  const again = await qrlogin(['approve', url], { env: env() });
+  assert.equal(again.code, 3, again.stderr);
+  assert.ok(!existsSync(cfgFile('approver')), 'the dead approver sign-in is still stored');
+});
+
 test('exit codes: usage 2, unknown ticket 1, nobody listening 4', async () => {
   assert.equal((await qrlogin(['approve'], { env: env() })).code, 2);
   assert.equal((await qrlogin(['--nope'], { env: env() })).code, 2);
+  const signin = await qrlogin(['signin', broker.url, 'alice'], { env: env(), input: 'alice-pw-1\n' });
+  assert.equal(signin.code, 0, signin.stderr);
   const nf = await qrlogin(['--json', 'approve', 'AAAAAAAAAAAAAAAAAAAAAA'], { env: env() });
   assert.equal(nf.code, 1);
   assert.equal(JSON.parse(nf.stdout).error, 'not_found');

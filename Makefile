@@ -15,7 +15,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := build-essential cmake pkg-config \
 	libwebsockets-dev libmbedtls-dev libqrencode-dev libjsmn-dev libsqlite3-dev \
 	libhiredis-dev redis-server libwebsockets-evlib-uv libwebsockets-evlib-ev libcmocka-dev libzbar-dev zbar-tools \
-	valgrind clang libclang-rt-14-dev chromium nginx-light openssl
+	valgrind clang libclang-rt-14-dev chromium nginx-light openssl tmux
 
 .PHONY: run run-tls test deps npm-deps build build-asan build-fuzz test-asan test-fuzz clean
 

@@ -2,6 +2,7 @@
 import {
   test, after, assert, startBroker, stopAll, runCli, makeDataDir, freePort, addUser, PBKDF2,
   connect, phoneLogin, jwks, BROKER, apiMe, decodeHeader, decodeJwt, verifyAccess, pcTicket, qrLogin,
+  eventually,
 } from './harness.mjs';
 import { rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -119,14 +120,10 @@ test('a bare `qrlogin-broker` serves like `serve`', async () => {
     '--data-dir', dir, ...PBKDF2], { stdio: 'ignore' });
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   try {
-    let ok = false;
-    for (let i = 0; i < 200 && !ok && proc.exitCode === null; i += 1) {
-      try {
-        ok = (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
-      } catch { /* not yet */ }
-      if (!ok) await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.ok(ok, `bare qrlogin-broker did not serve (exit ${proc.exitCode})`);
+    await eventually(async () => {
+      assert.equal(proc.exitCode, null, `bare qrlogin-broker exited ${proc.exitCode}`);
+      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
+    }, 'bare qrlogin-broker serves /healthz', { timeoutMs: 30000 });
   } finally {
     proc.kill('SIGTERM');
   }

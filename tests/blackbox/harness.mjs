@@ -36,15 +36,17 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Deadlines for events (a frame, a reply, a process becoming healthy). They only turn "never"
 // into a failure: a broker under ASan, valgrind or a CPU hog may be many times slower than on
-// an idle machine, and no test asserts that anything happened fast.
-export const EVENT_WAIT_MS = 10000;
-const HEALTHY_WAIT_MS = 30000;
+// an idle machine, and no test asserts that anything happened fast. QRLOGIN_BB_WAIT_SCALE
+// stretches them all (valgrind_cluster runs every node under memcheck, ~50x slower).
+const WAIT_SCALE = Math.max(1, Number(process.env.QRLOGIN_BB_WAIT_SCALE) || 1);
+export const EVENT_WAIT_MS = 10000 * WAIT_SCALE;
+const HEALTHY_WAIT_MS = 30000 * WAIT_SCALE;
 
 /**
  * Polls fn until it returns a truthy value, which it resolves with. The deadline only turns a
  * condition that never comes true into a failure naming the last value seen.
  */
-export async function eventually(fn, what, { timeoutMs = 15000, everyMs = 50 } = {}) {
+export async function eventually(fn, what, { timeoutMs = 15000 * WAIT_SCALE, everyMs = 50 } = {}) {
   const end = Date.now() + timeoutMs;
   let last;
   for (;;) {

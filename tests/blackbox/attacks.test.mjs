@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import {
   test, describe, before, after, assert, startBroker, stopAll, connect, phoneLogin, qrLogin,
   pcTicket, apiMe, assertBearer401, postToken, decodeJwt, decodeHeader, jwks, get, getJson,
-  sleep,
+  sleep, EVENT_WAIT_MS,
 } from './harness.mjs';
 
 const USERS = [['alice', 'alice-pw-1'], ['bob', 'bob-pw-2']];
@@ -146,7 +146,7 @@ async function rawWs(b = broker) {
     if (f) return Promise.resolve(f);
     return new Promise((resolve) => ws.waiters.push({ pred, resolve }));
   };
-  const hello = await within(ws.frame((f) => f.opcode === 1), 5000, 'hello on a raw socket');
+  const hello = await within(ws.frame((f) => f.opcode === 1), EVENT_WAIT_MS, 'hello on a raw socket');
   assert.match(ws.response, /^HTTP\/1\.1 101 /, `upgrade answered ${ws.response}`);
   const accept = crypto.createHash('sha1')
     .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
@@ -328,7 +328,7 @@ async function badFrameOn(ws, bytes, what) {
   ws.st.sock.write(bytes);
   const closeFrame = ws.frame((f) => f.opcode === 8);
   const how = await within(Promise.race([closeFrame.then((f) => ({ frame: f })), ws.st.ended.then(() => ({ ended: true }))]),
-    5000, `${what}: the broker kept the connection open`);
+    EVENT_WAIT_MS, `${what}: the broker kept the connection open`);
   if (how.frame) {
     assert.ok(CLOSE_CODES.includes(how.frame.code), `${what}: closed with ${how.frame.code} ${how.frame.payload.subarray(2)}`);
   }

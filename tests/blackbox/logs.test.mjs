@@ -3,8 +3,16 @@
 // path.
 import {
   test, before, after, assert, startBroker, stopAll, connect, phoneLogin, qrLogin, pcTicket,
-  postToken, apiMe, sleep,
+  postToken, apiMe, sleep, eventually,
 } from './harness.mjs';
+
+/** Every socket the broker logged as opened, it has logged as closed too (debug lines). */
+function allClosesLogged(b) {
+  const log = b.log();
+  const opened = (log.match(/conn \d+ open from/g) || []).length;
+  const closed = (log.match(/conn \d+ closed/g) || []).length;
+  return opened > 0 && closed === opened;
+}
 
 const PW = 'Sup3r-s3cret-passw0rd-xyzzy';
 const WRONG_PW = 'wr0ng-guess-passw0rd-plugh';
@@ -44,7 +52,7 @@ test('the debug log holds no password, token or full ticket', async () => {
   const s = await connect(broker);
   await s.call({ type: 'auth.token', access_token: auth.access_token }, 'auth');
   await s.call({ type: 'session.attach', access_token: login.access_token }, 'session');
-  await sleep(1100);
+  await sleep(1100); // past --refresh-interval 1 (a lower bound: later is past it too)
   const t = await s.call({ type: 'token.refresh', refresh_token: auth.refresh_token }, 'token');
   secrets.push(t.access_token, t.refresh_token);
   await sleep(1100);
@@ -56,8 +64,9 @@ test('the debug log holds no password, token or full ticket', async () => {
   await apiMe(broker, badTok);
   await s.request({ type: 'token.refresh', refresh_token: `${auth.refresh_token}x` });
   await s.request({ type: 'auth.token', access_token: badTok });
-  for (const c of [anon, phone, pc, pc2, s]) c.close();
-  await sleep(200);
+  // The closes are logged too: read the log once the broker has handled every one of them.
+  await Promise.all([anon, phone, pc, pc2, s].map((c) => c.close()));
+  await eventually(() => allClosesLogged(broker), 'the broker logged every socket closing');
 
   const log = broker.log();
   assert.ok(log.length > 0);

@@ -2,15 +2,22 @@
 import {
   test, describe, before, after, assert, startBroker, stopAll, connect, phoneLogin, verifyAccess,
   decodeJwt, decodeHeader, tamper, forge, postToken, sleep, sleepUntilSec, apiMe,
-  assertFreshLifetime, assertLifetimeMatchesExp,
+  assertFreshLifetime, assertLifetimeMatchesExp, needWithin, retryWindow,
 } from './harness.mjs';
 
 const USERS = [['alice', 'alice-pw-1'], ['bob', 'bob-pw-2']];
 const INTERVAL_MS = 1000;
 const GRACE_MS = 2000;
-// A little more than one refresh_interval (1 s), to be past it for sure.
+// A little more than one refresh_interval (1 s), to be past it for sure. Sleeping it is a
+// lower bound only: arriving later is still past the interval.
 const PAST_INTERVAL = INTERVAL_MS + 150;
 
+// "Too soon" (inside the interval) and "the same pair" (inside the grace) hold only for a
+// request that reached the broker inside that window after the rotation. Each such check
+// measures from just before the rotating request was sent (`rotSent`) to the reply; a reply
+// that came back later proves nothing and the test starts over (harness.mjs: retryWindow).
+
+/** f: the reply of Client.request() (it knows when it was sent and received). */
 function assertTokenFrame(f, sid) {
   assert.equal(f.type, 'token', JSON.stringify(f));
   for (const k of ['access_token', 'refresh_token', 'expires_in', 'refresh_expires_in', 'session_id']) {
@@ -20,10 +27,10 @@ function assertTokenFrame(f, sid) {
   assert.equal(typeof f.refresh_token, 'string');
   // A replay within the grace returns the same tokens, so expires_in is what is left of them.
   assert.ok(f.expires_in > 0 && f.expires_in <= 900, `expires_in ${f.expires_in}`);
-  assertLifetimeMatchesExp(f.expires_in, f.access_token);
+  assertLifetimeMatchesExp(f.expires_in, f.access_token, f);
   assert.equal(typeof f.refresh_expires_in, 'number');
   assert.ok(f.refresh_expires_in > 0);
-  assertLifetimeMatchesExp(f.refresh_expires_in, f.refresh_token, 'refresh_expires_in');
+  assertLifetimeMatchesExp(f.refresh_expires_in, f.refresh_token, f, 'refresh_expires_in');
   assert.equal(f.session_id, sid);
 }
 
@@ -38,24 +45,20 @@ describe('decision table (--refresh-interval 1 --refresh-grace 2)', () => {
   });
   after(stopAll);
 
-  test('rotate; current again too soon → rate_limited; previous within grace → the same pair', async () => {
+  test('rotate; current again too soon → rate_limited; previous within grace → the same pair', (t) => retryWindow(t, async () => {
     const { ws, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
     const sid = auth.session_id;
     await sleep(PAST_INTERVAL);
+    const rotSent = Date.now();
     const t1 = await refreshOn(ws, auth.refresh_token);
     assertTokenFrame(t1, sid);
     assert.notEqual(t1.refresh_token, auth.refresh_token);
     assert.notEqual(t1.access_token, auth.access_token);
-    const { payload } = await verifyAccess(broker, t1.access_token);
-    assert.equal(payload.sid, sid);
-    assert.equal(decodeHeader(t1.refresh_token).typ, 'rt+jwt');
-    const rc = decodeJwt(t1.refresh_token);
-    assert.equal(rc.sid, sid);
-    assert.notEqual(rc.jti, decodeJwt(auth.refresh_token).jti);
-    assert.equal((await apiMe(broker, t1.access_token)).status, 200);
 
-    // The new current token, at once: too soon.
+    // The new current token, at once: too soon. (Asked before the slower checks of t1
+    // below, so that it lands inside the interval even on a busy machine.)
     const rl = await refreshOn(ws, t1.refresh_token);
+    if (rl.type !== 'error') needWithin(rotSent, INTERVAL_MS, 'the too-soon refresh');
     assert.equal(rl.type, 'error', JSON.stringify(rl));
     assert.equal(rl.code, 'rate_limited', JSON.stringify(rl));
     assert.equal(typeof rl.retry_after, 'number', JSON.stringify(rl));
@@ -63,17 +66,28 @@ describe('decision table (--refresh-interval 1 --refresh-grace 2)', () => {
 
     // The previous token within the grace: byte-identical pair.
     const again = await refreshOn(ws, auth.refresh_token);
+    if (again.type !== 'token') needWithin(rotSent, GRACE_MS, 'the replay within the grace');
     assertTokenFrame(again, sid);
     assert.equal(again.access_token, t1.access_token);
     assert.equal(again.refresh_token, t1.refresh_token);
-    ws.close();
-  });
 
-  test('five sockets presenting one token at the same moment get one identical pair', async () => {
+    const { payload } = await verifyAccess(broker, t1.access_token);
+    assert.equal(payload.sid, sid);
+    assert.equal(decodeHeader(t1.refresh_token).typ, 'rt+jwt');
+    const rc = decodeJwt(t1.refresh_token);
+    assert.equal(rc.sid, sid);
+    assert.notEqual(rc.jti, decodeJwt(auth.refresh_token).jti);
+    assert.equal((await apiMe(broker, t1.access_token)).status, 200);
+    ws.close();
+  }));
+
+  test('five sockets presenting one token at the same moment get one identical pair', (t) => retryWindow(t, async () => {
     const { ws, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
     const socks = await Promise.all([0, 1, 2, 3, 4].map(() => connect(broker)));
     await sleep(PAST_INTERVAL);
+    const rotSent = Date.now();
     const replies = await Promise.all(socks.map((s) => refreshOn(s, auth.refresh_token)));
+    if (replies.some((r) => r.type !== 'token')) needWithin(rotSent, GRACE_MS, 'the five presenters');
     for (const r of replies) assertTokenFrame(r, auth.session_id);
     const pairs = new Set(replies.map((r) => `${r.access_token} ${r.refresh_token}`));
     assert.equal(pairs.size, 1, `${pairs.size} different pairs for one token`);
@@ -81,26 +95,30 @@ describe('decision table (--refresh-interval 1 --refresh-grace 2)', () => {
     // Exactly one rotation happened: the result is current (too soon to rotate again) and the
     // original is its previous (same pair again).
     const rl = await refreshOn(ws, replies[0].refresh_token);
+    if (rl.code !== 'rate_limited') needWithin(rotSent, INTERVAL_MS, 'the too-soon refresh');
     assert.equal(rl.code, 'rate_limited', JSON.stringify(rl));
     const again = await refreshOn(ws, auth.refresh_token);
+    if (again.type !== 'token') needWithin(rotSent, GRACE_MS, 'the replay within the grace');
     assert.equal(again.refresh_token, replies[0].refresh_token);
     for (const s of socks) s.close();
     ws.close();
-  });
+  }));
 
-  test('the same pair over POST /api/token and over the socket', async () => {
+  test('the same pair over POST /api/token and over the socket', (t) => retryWindow(t, async () => {
     const { ws, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
     await sleep(PAST_INTERVAL);
+    const rotSent = Date.now();
     const [viaHttp, viaWs] = await Promise.all([
       postToken(broker, { grant_type: 'refresh_token', refresh_token: auth.refresh_token }),
       refreshOn(ws, auth.refresh_token),
     ]);
+    if (viaHttp.status !== 200 || viaWs.type !== 'token') needWithin(rotSent, GRACE_MS, 'the two presenters');
     assert.equal(viaHttp.status, 200, viaHttp.body);
     assertTokenFrame(viaWs, auth.session_id);
     assert.equal(viaHttp.json.access_token, viaWs.access_token);
     assert.equal(viaHttp.json.refresh_token, viaWs.refresh_token);
     ws.close();
-  });
+  }));
 
   test('previous after the grace → refresh_reused; session revoked and pushed', async () => {
     const { ws, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
@@ -211,10 +229,11 @@ describe('POST /api/token', () => {
   });
   after(stopAll);
 
-  test('happy path: RFC 6749 §5 JSON, application/json, Cache-Control no-store', async () => {
+  test('happy path: RFC 6749 §5 JSON, application/json, Cache-Control no-store', (t) => retryWindow(t, async () => {
     const { ws, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
     ws.close();
     await sleep(PAST_INTERVAL);
+    const rotSent = Date.now();
     const r = await postToken(broker, { grant_type: 'refresh_token', refresh_token: auth.refresh_token });
     assert.equal(r.status, 200, r.body);
     assert.match(r.headers.get('content-type') || '', /^application\/json\b/i);
@@ -226,18 +245,20 @@ describe('POST /api/token', () => {
     assertFreshLifetime(r.json.expires_in, 900);
     assert.equal(r.json.session_id, auth.session_id);
     assert.notEqual(r.json.refresh_token, auth.refresh_token);
-    const { payload } = await verifyAccess(broker, r.json.access_token);
-    assert.equal(payload.sid, auth.session_id);
     // Too soon with the new current token: the same decision as on the socket.
     const rl = await postToken(broker, { grant_type: 'refresh_token', refresh_token: r.json.refresh_token });
+    if (rl.status !== 400) needWithin(rotSent, INTERVAL_MS, 'the too-soon refresh');
     assert.equal(rl.status, 400, rl.body);
     assert.equal(rl.json?.error, 'rate_limited', rl.body);
     // The previous one within the grace: the same pair.
     const again = await postToken(broker, { grant_type: 'refresh_token', refresh_token: auth.refresh_token });
+    if (again.status !== 200) needWithin(rotSent, GRACE_MS, 'the replay within the grace');
     assert.equal(again.status, 200, again.body);
     assert.equal(again.json.access_token, r.json.access_token);
     assert.equal(again.json.refresh_token, r.json.refresh_token);
-  });
+    const { payload } = await verifyAccess(broker, r.json.access_token);
+    assert.equal(payload.sid, auth.session_id);
+  }));
 
   test('errors: 400 {"error": code}', async () => {
     const { ws, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
@@ -327,9 +348,11 @@ describe('lifetimes', () => {
 
 describe('restart in the middle of a grace window', () => {
   test('previous token within grace after a restart → the same pair', async () => {
+    // Nothing here waits for the grace to end, so it is long enough for any restart to fit
+    // inside it, however slow the machine.
     const broker = await startBroker({
       users: USERS,
-      args: ['--refresh-interval', '1', '--refresh-grace', '10'],
+      args: ['--refresh-interval', '1', '--refresh-grace', '300'],
     });
     const { ws, auth } = await phoneLogin(broker, 'alice', 'alice-pw-1');
     await sleep(PAST_INTERVAL);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { assert, httpRequest } from '../blackbox/harness.mjs';
+import { assert, httpRequest, Inconclusive } from '../blackbox/harness.mjs';
 
 export * from '../blackbox/harness.mjs';
 
@@ -92,18 +92,40 @@ function run(cmd, args) {
   });
 }
 
+/** True while the page shows `handle` (a currentQr()) as its QR and has not faded it out. */
+function stillShown(page, handle) {
+  return page.evaluate((old) => {
+    const el = document.querySelector('[data-testid=qr]');
+    return !!el && !el.classList.contains('qr-dead') && el.querySelector('svg') === old;
+  }, handle);
+}
+
 /**
  * Screenshot the QR element and decode it with `zbarimg --raw -q` — what a phone
  * camera sees, not what the DOM says. Returns the decoded text (one symbol).
+ *
+ * whileShown (a currentQr() handle): the QR must be that one. A page may replace or fade
+ * its QR at any moment once its ticket's TTL runs out, and a slow machine may take that
+ * long to get here: then the screenshot is not of `whileShown` and this throws
+ * Inconclusive (harness.mjs) instead of decoding some other code or waiting for a live one.
  */
-export async function decodeQr(page, file) {
+export async function decodeQr(page, file, { whileShown } = {}) {
   const qr = page.getByTestId('qr');
   await qr.locator('svg').waitFor({ state: 'visible', timeout: WAIT });
-  await page.waitForFunction(() => {
-    const el = document.querySelector('[data-testid=qr]');
-    return el && !el.classList.contains('qr-dead');
-  }, null, { timeout: WAIT });
+  if (whileShown) {
+    if (!await stillShown(page, whileShown)) throw new Inconclusive('the QR changed before its screenshot');
+  } else {
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-testid=qr]');
+      return el && !el.classList.contains('qr-dead');
+    }, null, { timeout: WAIT });
+  }
   await qr.screenshot({ path: file, animations: 'disabled' });
+  // Shown before and after the screenshot: an element is only ever replaced, and a faded
+  // QR is never revived, so the screenshot is of it.
+  if (whileShown && !await stillShown(page, whileShown)) {
+    throw new Inconclusive('the QR changed while its screenshot was taken');
+  }
   const r = await run(ZBARIMG, ['--raw', '-q', file]);
   assert.equal(r.code, 0, `zbarimg found no QR code in ${file} (exit ${r.code}): ${r.stderr}`);
   const lines = r.stdout.split('\n').filter(Boolean);
@@ -111,9 +133,9 @@ export async function decodeQr(page, file) {
   return lines[0];
 }
 
-/** decodeQr, asserting the URL shape; returns {url, ticket}. */
-export async function readTicket(page, broker, file) {
-  const url = await decodeQr(page, file);
+/** decodeQr (same options), asserting the URL shape; returns {url, ticket}. */
+export async function readTicket(page, broker, file, opts) {
+  const url = await decodeQr(page, file, opts);
   const m = TICKET_URL_RE(broker.url).exec(url);
   assert.ok(m, `QR decodes to ${JSON.stringify(url)}, expected ${broker.url}/m/#t=<22 base64url chars>`);
   return { url, ticket: m[1] };
@@ -166,6 +188,11 @@ export async function expectText(locator, re, what = String(re), timeout = WAIT)
     const shown = await locator.allTextContents().catch(() => ['(unreadable)']);
     assert.fail(`${what}: expected text matching ${re}, the page shows ${JSON.stringify(shown)} (${e.message.split('\n')[0]})`);
   }
+}
+
+/** The PC page's state now (data-state on <main>). */
+export function pcState(page) {
+  return page.locator('main').getAttribute('data-state', { timeout: WAIT });
 }
 
 /** Wait for the PC page's state (data-state on <main>). */

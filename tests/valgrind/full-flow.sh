@@ -47,6 +47,9 @@ const net = require("net");
 
 # Start the broker under valgrind; a free port can be taken by someone else before the
 # broker binds it, so a "could not listen" start is retried on another port.
+# The flow replays a refresh inside its grace and leaves sockets idle until the shutdown;
+# under valgrind on a busy machine either may take long, so the grace and the idle timeout
+# are far longer than the flow (nothing in it waits for them to end).
 for attempt in 1 2 3 4 5; do
     port=$(free_port)
     url="http://127.0.0.1:$port"
@@ -54,7 +57,8 @@ for attempt in 1 2 3 4 5; do
         --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no \
         --num-callers=30 --log-file="$work/valgrind.log" \
         "$BROKER" serve --listen "127.0.0.1:$port" --public-url "$url" --data-dir "$work/data" \
-        --ticket-ttl 2 --max-rotations 1 --refresh-interval 0 --pbkdf2-iterations 1000 \
+        --ticket-ttl 2 --max-rotations 1 --refresh-interval 0 --refresh-grace 600 \
+        --idle-timeout 3600 --pbkdf2-iterations 1000 \
         --demo --heartbeat 5 --threads 2 --log-level info \
         >"$work/broker.log" 2>&1 &
     vg_pid=$!

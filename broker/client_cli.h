@@ -1,5 +1,5 @@
 /* client_cli.h — the clientadd / clientdel / clientlist commands
- * (PROTOCOL.md §9, docs/oidc.md). */
+ * (docs/protocol.md §9, docs/oidc.md). */
 #ifndef QRLOGIN_CLIENT_CLI_H
 #define QRLOGIN_CLIENT_CLI_H
 

@@ -15,7 +15,7 @@
 #define OIDC_REDIRECTS_MAX 8
 #define OIDC_REDIRECT_URI_MAX 400
 
-/* The grant types of PROTOCOL.md §9, as bits. */
+/* The grant types of docs/protocol.md §9, as bits. */
 enum oidc_grant {
     OIDC_GRANT_CODE = 1,
     OIDC_GRANT_REFRESH = 2,
@@ -32,7 +32,7 @@ struct oidc_client {
     int64_t created_at;                  /* ms */
 };
 
-/* 1-64 characters of [A-Za-z0-9._-] (PROTOCOL.md §9). */
+/* 1-64 characters of [A-Za-z0-9._-] (docs/protocol.md §9). */
 bool oidc_client_id_ok(const char *id);
 
 /* "authorization_code,refresh_token,…" into bits; -1 names an unknown grant. */

@@ -1,4 +1,4 @@
-// clientadd / clientdel / clientlist (PROTOCOL.md §9, docs/oidc.md) against a throw-away
+// clientadd / clientdel / clientlist (docs/protocol.md §9, docs/oidc.md) against a throw-away
 // SQLite store: what is accepted, what is refused with exit 2 and one line, and that a
 // secret is shown once and stored only hashed.
 import { readFileSync, rmSync } from 'node:fs';

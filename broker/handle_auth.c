@@ -51,18 +51,7 @@ static void password_issued(void *arg, enum api_err err, const struct issued *is
     if (err) {
         reply_error(&j->r, err, NULL);
     } else if (c) {
-        hub_attach(c, is->user_id, is->user_name, is->sid);
-        hub_conn_changed(c);
-        struct jw w;
-        reply_start(&w, &j->r, "auth");
-        jw_user(&w, is->user_id, is->user_name);
-        jw_kv_str(&w, "session_id", is->sid);
-        jw_kv_str(&w, "access_token", is->access);
-        jw_kv_str(&w, "refresh_token", is->refresh);
-        jw_kv_str(&w, "token_type", "Bearer");
-        jw_kv_int(&w, "expires_in", is->expires_in);
-        jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
-        reply_finish(&j->r, &w);
+        reply_signed_in(c, &j->r, is);
     }
     free(j);
 }

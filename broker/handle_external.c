@@ -21,18 +21,7 @@ static void external_issued(void *arg, enum api_err err, const struct issued *is
         reply_error(&x->r, err,
                     err == E_UNAUTHORIZED ? "this token's issuer is not trusted here" : NULL);
     } else if (c) {
-        hub_attach(c, is->user_id, is->user_name, is->sid);
-        hub_conn_changed(c);
-        struct jw w;
-        reply_start(&w, &x->r, "auth");
-        jw_user(&w, is->user_id, is->user_name);
-        jw_kv_str(&w, "session_id", is->sid);
-        jw_kv_str(&w, "access_token", is->access);
-        jw_kv_str(&w, "refresh_token", is->refresh);
-        jw_kv_str(&w, "token_type", "Bearer");
-        jw_kv_int(&w, "expires_in", is->expires_in);
-        jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
-        reply_finish(&x->r, &w);
+        reply_signed_in(c, &x->r, is);
     }
     free(x);
 }

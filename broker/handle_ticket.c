@@ -271,6 +271,25 @@ void handlers_tickets_init(void)
 
 /* ---- PC side ---- */
 
+/* The PC's ticket (for an OAuth request when grant is set; the ticket owns
+ * it from here on), answered as ticket.new is. */
+static void new_ticket(struct conn *c, const struct req *r, const char *client_name,
+                       struct ticket_grant *grant)
+{
+    const struct ticket *t;
+    if (tickets_create_grant(c->id, client_name, 0, grant, &t)) {
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    metrics.tickets[MT_CREATED]++;
+    if (send_ticket(r, t)) {
+        tickets_cancel_pc(c->id);
+        reply_error(r, E_INTERNAL, NULL);
+        return;
+    }
+    hub_conn_changed(c);
+}
+
 void handle_ticket_new(struct conn *c, const struct req *r, const struct json_doc *d)
 {
     if (oidc_ticket_new(c, r, d))
@@ -288,40 +307,18 @@ void handle_ticket_new(struct conn *c, const struct req *r, const struct json_do
             return;
         }
     }
-    const struct ticket *t;
-    if (tickets_create(c->id, name, &t)) {
-        reply_error(r, E_INTERNAL, NULL);
-        return;
-    }
-    metrics.tickets[MT_CREATED]++;
-    if (send_ticket(r, t)) {
-        tickets_cancel_pc(c->id);
-        reply_error(r, E_INTERNAL, NULL);
-        return;
-    }
-    hub_conn_changed(c);
+    new_ticket(c, r, name, NULL);
 }
 
 void handle_ticket_new_grant(uint64_t pc_conn, const struct req *r, const char *client_name,
                              struct ticket_grant *grant)
 {
     struct conn *c = hub_get(pc_conn);
-    const struct ticket *t;
     if (!c) {
         free(grant); /* the PC left while its request was looked up */
         return;
     }
-    if (tickets_create_grant(c->id, client_name, 0, grant, &t)) {
-        reply_error(r, E_INTERNAL, NULL);
-        return;
-    }
-    metrics.tickets[MT_CREATED]++;
-    if (send_ticket(r, t)) {
-        tickets_cancel_pc(c->id);
-        reply_error(r, E_INTERNAL, NULL);
-        return;
-    }
-    hub_conn_changed(c);
+    new_ticket(c, r, client_name, grant);
 }
 
 void handle_ticket_cancel(struct conn *c, const struct req *r, const struct json_doc *d)

@@ -23,6 +23,7 @@
 #include "sessions.h"
 #include "tickets.h"
 #include "workers.h"
+#include "ws_conn.h"
 
 enum http_phase { PH_IDLE, PH_WAITING, PH_HEADERS, PH_BODY };
 
@@ -225,6 +226,23 @@ static void get_me(struct lws *wsi, struct http_pss *p)
 
 /* ---- POST /api/token ---- */
 
+/* Finishes w (an open object) as RFC 6749 §5.1's answer for a pair, with
+ * RFC 8693's issued_token_type when given, and sends it. */
+static void respond_pair(struct http_pss *p, struct jw *w, const struct issued *is,
+                         const char *issued_token_type)
+{
+    jw_kv_str(w, "access_token", is->access);
+    if (issued_token_type)
+        jw_kv_str(w, "issued_token_type", issued_token_type);
+    jw_kv_str(w, "token_type", "Bearer");
+    jw_kv_int(w, "expires_in", is->expires_in);
+    jw_kv_str(w, "refresh_token", is->refresh);
+    jw_kv_int(w, "refresh_expires_in", is->refresh_expires_in);
+    jw_kv_str(w, "session_id", is->sid);
+    jw_obj_close(w);
+    respond_jw(p, 200, w);
+}
+
 static void token_issued(void *arg, enum api_err err, const struct issued *is, int64_t retry)
 {
     uint64_t id = (uint64_t)(uintptr_t)arg;
@@ -242,14 +260,7 @@ static void token_issued(void *arg, enum api_err err, const struct issued *is, i
         respond_jw(p, err == E_INTERNAL ? 500 : 400, &w);
         return;
     }
-    jw_kv_str(&w, "access_token", is->access);
-    jw_kv_str(&w, "token_type", "Bearer");
-    jw_kv_int(&w, "expires_in", is->expires_in);
-    jw_kv_str(&w, "refresh_token", is->refresh);
-    jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
-    jw_kv_str(&w, "session_id", is->sid);
-    jw_obj_close(&w);
-    respond_jw(p, 200, &w);
+    respond_pair(p, &w, is, NULL);
 }
 
 /* ---- RFC 8693 token exchange: a trusted issuer's JWT for our pair ---- */
@@ -273,15 +284,7 @@ static void exchange_issued(void *arg, enum api_err err, const struct issued *is
     struct jw w;
     jw_init(&w, LWS_PRE);
     jw_obj_open(&w);
-    jw_kv_str(&w, "access_token", is->access);
-    jw_kv_str(&w, "issued_token_type", "urn:ietf:params:oauth:token-type:access_token");
-    jw_kv_str(&w, "token_type", "Bearer");
-    jw_kv_int(&w, "expires_in", is->expires_in);
-    jw_kv_str(&w, "refresh_token", is->refresh);
-    jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
-    jw_kv_str(&w, "session_id", is->sid);
-    jw_obj_close(&w);
-    respond_jw(p, 200, &w);
+    respond_pair(p, &w, is, "urn:ietf:params:oauth:token-type:access_token");
 }
 
 static void post_token_exchange(struct http_pss *p)
@@ -300,11 +303,7 @@ static void post_token_exchange(struct http_pss *p)
     } else if (ty < 0 || strcmp(type, JWT_TOKEN_TYPE) || t <= 0) {
         respond_error(p, 400, "invalid_grant");
     } else {
-        lws_get_peer_simple(wsi, ip, sizeof ip);
-        if (!strncmp(ip, "::ffff:", 7)) /* as the WebSocket side writes IPv4 */
-            memmove(ip, ip + 7, strlen(ip + 7) + 1);
-        if (lws_hdr_copy(wsi, ua, sizeof ua, WSI_TOKEN_HTTP_USER_AGENT) < 0)
-            ua[0] = '\0';
+        ws_client_of(wsi, ip, sizeof ip, ua, sizeof ua);
         wait_for_result(p);
         federation_exchange(token, (size_t)t, ip, ua, exchange_issued,
                             (void *)(uintptr_t)p->id);

@@ -245,10 +245,7 @@ void oidc_post_device(struct http_req *q)
     }
     memcpy(x->body, body, len);
     x->len = len;
-    struct lws *wsi = http_req_wsi(q);
-    ws_client_ip(wsi, x->ip, sizeof x->ip);
-    if (lws_hdr_copy(wsi, x->user_agent, sizeof x->user_agent, WSI_TOKEN_HTTP_USER_AGENT) < 0)
-        x->user_agent[0] = '\0';
+    ws_client_of(http_req_wsi(q), x->ip, sizeof x->ip, x->user_agent, sizeof x->user_agent);
     x->http = http_req_hold(q);
     oidc_client_authenticate(q, x->body, x->len, &x->used_basic, devauth_client, x);
 }

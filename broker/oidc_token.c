@@ -246,10 +246,7 @@ void oidc_post_token(struct http_req *q)
     tr->g = h;
     memcpy(tr->body, body, len);
     tr->len = len;
-    struct lws *wsi = http_req_wsi(q);
-    ws_client_ip(wsi, tr->ip, sizeof tr->ip);
-    if (lws_hdr_copy(wsi, tr->user_agent, sizeof tr->user_agent, WSI_TOKEN_HTTP_USER_AGENT) < 0)
-        tr->user_agent[0] = '\0';
+    ws_client_of(http_req_wsi(q), tr->ip, sizeof tr->ip, tr->user_agent, sizeof tr->user_agent);
     tr->http = http_req_hold(q);
     /* may answer at once (the embedded store), freeing tr */
     oidc_client_authenticate(q, tr->body, tr->len, &tr->used_basic, authenticated, tr);

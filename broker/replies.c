@@ -6,6 +6,7 @@
 
 #include "hub.h"
 #include "metrics.h"
+#include "sessions.h"
 
 void reply_start(struct jw *w, const struct req *r, const char *type)
 {
@@ -89,4 +90,20 @@ void push_finish(uint64_t conn, struct jw *w)
 {
     jw_obj_close(w);
     hub_send_jw(conn, w);
+}
+
+void reply_signed_in(struct conn *c, const struct req *r, const struct issued *is)
+{
+    hub_attach(c, is->user_id, is->user_name, is->sid);
+    hub_conn_changed(c);
+    struct jw w;
+    reply_start(&w, r, "auth");
+    jw_user(&w, is->user_id, is->user_name);
+    jw_kv_str(&w, "session_id", is->sid);
+    jw_kv_str(&w, "access_token", is->access);
+    jw_kv_str(&w, "refresh_token", is->refresh);
+    jw_kv_str(&w, "token_type", "Bearer");
+    jw_kv_int(&w, "expires_in", is->expires_in);
+    jw_kv_int(&w, "refresh_expires_in", is->refresh_expires_in);
+    reply_finish(r, &w);
 }

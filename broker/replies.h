@@ -37,6 +37,13 @@ void jw_user(struct jw *w, int64_t id, const char *name);
 void reply_finish_timed(const struct req *r, struct jw *w, int hist, int64_t t0_us);
 void push_finish_timed(uint64_t conn, struct jw *w, int hist, int64_t t0_us);
 
+struct conn;
+struct issued;
+/* A phone signed in with a new session (auth.password, auth.external): the
+ * socket c joins it, and r is answered with the `auth` reply carrying the
+ * pair (docs/protocol.md §4). */
+void reply_signed_in(struct conn *c, const struct req *r, const struct issued *is);
+
 /* A push (no id) to one connection. */
 void push_start(struct jw *w, const char *type);
 void push_finish(uint64_t conn, struct jw *w);

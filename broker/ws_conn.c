@@ -66,6 +66,13 @@ void ws_client_ip(struct lws *wsi, char *out, size_t outsz)
         ip_from_forwarded(xff, out, outsz);
 }
 
+void ws_client_of(struct lws *wsi, char *ip, size_t ipsz, char *ua, size_t uasz)
+{
+    ws_client_ip(wsi, ip, ipsz);
+    if (lws_hdr_copy(wsi, ua, (int)uasz, WSI_TOKEN_HTTP_USER_AGENT) < 0)
+        ua[0] = '\0';
+}
+
 static bool origin_allowed(struct lws *wsi)
 {
     char origin[256];

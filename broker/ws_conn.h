@@ -16,5 +16,8 @@ int ws_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
  * a.b.c.d), or, when the peer is a --trusted-proxy, the nearest untrusted
  * address in X-Forwarded-For. */
 void ws_client_ip(struct lws *wsi, char *out, size_t outsz);
+/* The client's address as above and its User-Agent ("" if none), for what an
+ * HTTP request records on the session it makes. */
+void ws_client_of(struct lws *wsi, char *ip, size_t ipsz, char *ua, size_t uasz);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cluster.h"
 #include "hub.h"
 #include "log.h"
+#include "login_presign.h"
 #include "metrics.h"
 #include "qr.h"
 #include "server.h"
@@ -194,6 +195,7 @@ static void audit(const struct ticket *t, const struct pc_seen *pc, const char *
 /* tickets.c tells us every transition; the pushes are ours. */
 static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
 {
+    login_presign_on_ticket_event(ev, t); /* a scan starts signing the login */
     char p[7];
     log_ticket_prefix(t->id, p);
     switch (ev) {
@@ -450,7 +452,8 @@ static void confirm_user_cb(void *arg, enum store_rc rc, const struct user_rec *
         confirm_free(x);
         return;
     }
-    sessions_create(u, "web", x->pc.ip, x->pc.user_agent, confirm_issued, x);
+    /* with the pair signed at the scan, if it is still usable */
+    login_presign_login(x->t.id, u, "web", x->pc.ip, x->pc.user_agent, confirm_issued, x);
 }
 
 static void confirm_here(const struct phone_req *p, int64_t t0_us)

@@ -19,6 +19,7 @@
 #include "hub.h"
 #include "listen_share.h"
 #include "log.h"
+#include "login_presign.h"
 #include "redis_link.h"
 #include "sessions.h"
 #include "supervisor.h"
@@ -386,6 +387,7 @@ int server_run(void)
     event_loop_destroy(broker.ctx);
     broker.ctx = NULL;
     tickets_shutdown();
+    login_presign_shutdown();
     sessions_shutdown();
     auth_limits_shutdown();
     http_api_shutdown();

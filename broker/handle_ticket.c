@@ -48,10 +48,12 @@ struct qr_job {
     char ticket[TICKET_LEN + 1];
     char code[3];
     int64_t expires_at;     /* ms, of the ticket when queued */
-    char url[1024];
     char *svg_json; /* the SVG as a JSON string literal, quotes included */
     size_t svg_json_len;
     bool unplaced; /* the cluster could not record where the ticket lives */
+    char url[];     /* sized to fit: a job lives only while its code is drawn,
+                     * but hundreds at once after a burst of ticket.new leave
+                     * holes in the heap (heap_trim.h) */
 };
 
 static void qr_run(struct work *w)
@@ -139,7 +141,8 @@ static void ticket_placed(void *arg, bool ok)
  * rotation push. Returns -1 only when out of memory. */
 static int send_ticket(const struct req *r, const struct ticket *t)
 {
-    struct qr_job *j = calloc(1, sizeof *j);
+    int url_len = snprintf(NULL, 0, "%s/m/#t=%s", broker.cfg.public_url, t->id);
+    struct qr_job *j = url_len < 0 ? NULL : calloc(1, sizeof *j + (size_t)url_len + 1);
     if (!j)
         return -1;
     j->pc_conn = t->pc_conn;
@@ -149,7 +152,7 @@ static int send_ticket(const struct req *r, const struct ticket *t)
     memcpy(j->ticket, t->id, sizeof j->ticket);
     memcpy(j->code, t->code, sizeof j->code);
     j->expires_at = t->expires_at;
-    snprintf(j->url, sizeof j->url, "%s/m/#t=%s", broker.cfg.public_url, t->id);
+    snprintf(j->url, (size_t)url_len + 1, "%s/m/#t=%s", broker.cfg.public_url, t->id);
     j->work.run = qr_run;
     j->work.done = qr_done;
     cluster_ticket_place(t->id, broker.cfg.ticket_ttl * 1000, ticket_placed, j);

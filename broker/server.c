@@ -14,6 +14,7 @@
 #include "demo_user.h"
 #include "event_loop.h"
 #include "cluster.h"
+#include "heap_trim.h"
 #include "http_api.h"
 #include "keys_watch.h"
 #include "hub.h"
@@ -97,6 +98,7 @@ static void on_hub_slice(lws_sorted_usec_list_t *sul)
 static void on_housekeeping(lws_sorted_usec_list_t *sul)
 {
     keys_watch_tick();
+    heap_trim_tick(hub_count()); /* after a burst of sockets opening or closing */
     if (store_needs_loop(broker.store))
         demo_user_tick();
     lws_sul_schedule(broker.ctx, 0, sul, on_housekeeping, LWS_US_PER_SEC);

@@ -9,6 +9,9 @@
 #
 # Knobs (environment): BENCH_IDLE (10000), BENCH_DURATION (measured seconds per
 # load scenario, 15), BENCH_RATE (flows/s beside the idle sockets, 200),
+# BENCH_READ_MS (20: how long the phone waits between ticket.info and its
+# confirm in the flows beside waiting sockets — a person reads the PC's
+# details first, and the broker signs the login meanwhile; 0 confirms at once),
 # BENCH_NICE (-5: the broker outranks unrelated work on a shared box, and the
 # bench runs 5 above it, so that on two cores the load generator yields to the
 # system it measures as it would on machines of its own; 0 to disable), BENCH_PROFILE (1: perf record -g the broker), BENCH_EVENT_LOOP
@@ -23,6 +26,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 IDLE=${BENCH_IDLE:-10000}
 DUR=${BENCH_DURATION:-15}
 RATE=${BENCH_RATE:-200}
+READ_MS=${BENCH_READ_MS:-20}
 NICE=${BENCH_NICE:--5}
 PROFILE=${BENCH_PROFILE:-1}
 EVENT_LOOP=${BENCH_EVENT_LOOP:-libuv}
@@ -158,6 +162,20 @@ profile_finish() {
         head -30 >"$WORK/$1.top" || true
     [ -s "$WORK/$1.top" ] || echo "(perf recorded no samples)" >"$WORK/$1.top"
 }
+# profile_confirm NAME: the samples of NAME's record taken on the confirm path
+# — under the phone's confirm (handle_ticket_confirm, or a confirm forwarded
+# from another node) or under the login it ends in (confirm_issued, called
+# after the session's write) — self time, as a share of all samples.
+profile_confirm() {
+    [ -f "$WORK/$1.perf" ] || return 0
+    local parents='handle_ticket_confirm|handle_ticket_forwarded|confirm_issued'
+    perf report -i "$WORK/$1.perf" --stdio --no-children -g none --sort dso,symbol \
+        --parent "$parents" -x --percent-limit 0.05 2>/dev/null |
+        grep -E '^ *[0-9.]+%' | sed 's/^ *//; s/ *- *- *$//' | head -25 >"$WORK/$1.confirm.top" || true
+    perf report -i "$WORK/$1.perf" --stdio --no-children -g none --sort parent \
+        --parent "$parents" 2>/dev/null | grep -E '^ *[0-9.]+%' | sed 's/^ *//' \
+        >"$WORK/$1.confirm.share" || true
+}
 
 # ---- the machine ----
 say "machine"
@@ -198,14 +216,54 @@ for _ in $(seq 1 1800); do # at most 180 s to open them
     sleep 0.1
 done
 [ -f "$WORK/ready" ] || { echo "run.sh: idle sockets never became ready" >&2; exit 1; }
-bench flows_idle --flows "$RATE" --duration "$DUR" --warmup "$WARMUP"
+bench flows_idle --flows "$RATE" --duration "$DUR" --warmup "$WARMUP" --read-ms "$READ_MS"
 profile_start idle 8
-bench flows_idle_prof --flows "$RATE" --duration 7 --warmup 1
+bench flows_idle_prof --flows "$RATE" --duration 7 --warmup 1 --read-ms "$READ_MS"
 profile_finish idle
+profile_confirm idle
 wait "$HOLDER_PID" || true
 HOLDER_PID=
+stop_broker
+
+# ---- 2b. confirm → login beside N waiting sockets, ES256 and HS256 side by
+# side; memory per waiting socket at each N ----
+# beside NAME N [broker options]: a fresh broker, N idle PC sockets in their
+# own bench process, then $RATE flows/s beside them.
+beside() {
+    local name=$1 count=$2
+    shift 2
+    start_broker "$name" "$@"
+    rm -f "$WORK/ready"
+    bench "idle_$name" --idle "$count" --hold 3 --ready-file "$WORK/ready" \
+        --linger "$((WARMUP + DUR + 8))" &
+    HOLDER_PID=$!
+    for _ in $(seq 1 1800); do
+        [ -f "$WORK/ready" ] && break
+        kill -0 "$HOLDER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -f "$WORK/ready" ] || { echo "run.sh: $count idle sockets never became ready" >&2; exit 1; }
+    bench "flows_$name" --flows "$RATE" --duration "$DUR" --warmup "$WARMUP" --read-ms "$READ_MS"
+    wait "$HOLDER_PID" || true
+    HOLDER_PID=
+    stop_broker
+}
+say "$RATE flows/s beside 2,000 waiting sockets, ES256 then HS256; beside $IDLE, HS256"
+beside w2k_es256 2000
+beside w2k_hs256 2000 --access-alg HS256
+beside w10k_hs256 "$IDLE" --access-alg HS256
+say "the same at 2,000 with the phone confirming at once (the pair may still be signing)"
+READ_MS_SET=$READ_MS
+READ_MS=0
+beside w2k_es256_read0 2000
+READ_MS=$READ_MS_SET
+say "memory per waiting socket at 1,000"
+start_broker mem1k
+bench idle_mem1k --idle 1000 --hold 3
+stop_broker
 
 # ---- 3. flat out, ES256; refresh rotations ----
+start_broker es256_flat
 say "login flows flat out, ES256"
 bench flows_es256 --flows 0 --duration "$DUR" --warmup "$WARMUP" --inflight 32 --procs "$PROCS"
 say "refresh rotations flat out, ES256 access tokens"

@@ -26,6 +26,20 @@ const fIdle = load('flows_idle')?.flows;
 const fEs = load('flows_es256')?.flows;
 const fHs = load('flows_hs256')?.flows;
 const rEs = load('refresh_es256')?.refresh;
+// Confirm → login beside waiting sockets, ES256 and HS256 side by side, and
+// the memory per waiting socket at each count (issue 17).
+const side = {
+  es2k: load('flows_w2k_es256')?.flows, hs2k: load('flows_w2k_hs256')?.flows,
+  es10k: fIdle, hs10k: load('flows_w10k_hs256')?.flows,
+  es2kRead0: load('flows_w2k_es256_read0')?.flows,
+};
+const mem = [
+  ['1,000', load('idle_mem1k')?.idle, 'ES256 broker, sockets only'],
+  ['2,000', load('idle_w2k_es256')?.idle, 'ES256 broker'],
+  ['2,000', load('idle_w2k_hs256')?.idle, 'HS256 broker'],
+  ['10,000', idle, 'ES256 broker'],
+  ['10,000', load('idle_w10k_hs256')?.idle, 'HS256 broker'],
+];
 
 const n = (v, d = 0) => (v == null || Number.isNaN(v) ? 'n/a'
   : Number(v).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
@@ -58,6 +72,18 @@ rows.push(['confirm → PC `login` push, p99, with ' + n(idle?.ready) + ' other 
 rows.push(['broker memory per waiting PC socket (with its ticket)', '≤ 2 KiB (2048 B)',
   idle ? `${n(idle.bytes_per_socket)} B (RSS ${n(idle.rss_before_kib / 1024, 1)} → ${n(idle.rss_after_kib / 1024, 1)} MiB for ${n(idle.ready)} sockets)` : 'n/a',
   verdict(idle ? idle.bytes_per_socket <= 2048 : null)]);
+const p50gap = side.es2k && side.hs2k ? (side.es2k.latency.p50_us - side.hs2k.latency.p50_us) / 1000 : null;
+rows.push(['ES256 confirm → `login` p50 with 2,000 PC sockets waiting', 'within 0.1 ms of HS256\'s',
+  p50gap != null ? `ES256 ${ms(side.es2k.latency.p50_us, 3)}, HS256 ${ms(side.hs2k.latency.p50_us, 3)} (${p50gap >= 0 ? '+' : ''}${n(p50gap, 3)} ms)` : 'n/a',
+  verdict(p50gap == null ? null : p50gap <= 0.1)]);
+rows.push(['ES256 confirm → `login` p99 with 2,000 PC sockets waiting', '≤ 2 ms',
+  side.es2k ? ms(side.es2k.latency.p99_us) : 'n/a', verdict(side.es2k ? side.es2k.latency.p99_us <= 2000 : null)]);
+for (const [count, m, what] of mem) {
+  if (!m) continue;
+  rows.push([`memory per waiting PC socket at ${count} (${what})`, '≤ 2,048 B',
+    `${n(m.bytes_per_socket)} B (RSS ${n(m.rss_before_kib / 1024, 1)} → ${n(m.rss_after_kib / 1024, 1)} MiB)`,
+    verdict(m.bytes_per_socket <= 2048)]);
+}
 rows.push(['login flows per second, HS256 access tokens', '≥ 5,000',
   fHs ? `${n(fHs.rate)} /s (broker CPU ${n(fHs.broker_cpu_pct)} %)` : 'n/a', verdict(fHs ? fHs.rate >= 5000 : null)]);
 rows.push(['login flows per second, ES256', '≥ 90 % of signing capacity',
@@ -132,6 +158,31 @@ if (sign) {
     'which costs microseconds), so signatures/s is the ceiling on ES256 flows/s.', '');
 }
 
+md.push('## ES256 against HS256: confirm → `login` beside waiting sockets', '');
+md.push(`${n(fIdle?.target_rate ?? side.es2k?.target_rate)} flows/s beside the waiting PC sockets (each with its ticket,`,
+  'held by a second bench process), one fresh broker per row. The phone confirms `read_ms` after',
+  'its `ticket.info`: a person reads the PC\'s details before tapping (seconds, in life), and the',
+  'broker signs the ES256 login pair meanwhile (docs/benchmarks.md, "Issue 17"). The last row',
+  'confirms at once, so the confirm usually arrives while the pair is still being signed and waits',
+  'for the rest of that signature.', '');
+md.push('| waiting PC sockets | access tokens | phone reads for | rate | p50 | p90 | p99 | max | errors | broker CPU |',
+  '|---|---|---|---|---|---|---|---|---|---|');
+for (const [count, alg, r] of [['2,000', 'ES256', side.es2k], ['2,000', 'HS256', side.hs2k],
+  ['10,000', 'ES256', side.es10k], ['10,000', 'HS256', side.hs10k], ['2,000', 'ES256', side.es2kRead0]]) {
+  md.push(r ? `| ${count} | ${alg} | ${n(r.read_ms)} ms | ${n(r.rate)} /s | ${ms(r.latency.p50_us, 3)} | ${ms(r.latency.p90_us, 3)} | ${ms(r.latency.p99_us)} | ${ms(r.latency.max_us)} | ${n(r.errors)} | ${n(r.broker_cpu_pct)} % (other processes ${n(r.other_cpu_pct)} %) |`
+    : `| ${count} | ${alg} | did not run | | | | | | | |`);
+}
+md.push('');
+md.push('## Memory per waiting socket', '');
+md.push('The broker\'s RSS growth from before the sockets opened to when every one had its ticket,',
+  'divided by their number: whatever the broker allocated for them, including what it does not',
+  'give back after the burst of opening them (the bench opens up to 256 at once).', '');
+md.push('| waiting PC sockets | broker | RSS before → after | per socket | |', '|---|---|---|---|---|');
+for (const [count, m, what] of mem)
+  md.push(m ? `| ${count} | ${what} | ${n(m.rss_before_kib / 1024, 1)} → ${n(m.rss_after_kib / 1024, 1)} MiB | ${n(m.bytes_per_socket)} B | ${verdict(m.bytes_per_socket <= 2048)} |`
+    : `| ${count} | ${what} | did not run | | |`);
+md.push('');
+
 md.push('## Push versus polling', '');
 md.push(`How the figures are computed: a confirm happens at a uniformly random moment of a polling`,
   'interval T, so a polling PC notices it T/2 later on average (T at worst), plus the service time',
@@ -154,6 +205,21 @@ for (const [file, title] of [['idle.top', `broker profile: ${RATE_TEXT()} flows/
   md.push(`## Top of the ${title}`, '', '`perf record -g -p <broker>` for 8 s, `perf report --no-children --sort dso,symbol` (self time):', '', '```', t, '```', '');
 }
 function RATE_TEXT() { return fIdle ? n(fIdle.target_rate) : '?'; }
+
+{
+  const t = text('idle.confirm.top').trim();
+  const share = text('idle.confirm.share').trim();
+  if (t) {
+    md.push('## Profile of the confirm path (ES256, beside the idle sockets)', '',
+      'From the same `perf record` as the first profile above: only the samples taken under the phone\'s',
+      'confirm (`handle_ticket_confirm`) or under the `login` it ends in (`confirm_issued`, after the',
+      'session\'s write), self time as a share of all the broker\'s samples',
+      '(`perf report --no-children --parent \'handle_ticket_confirm|handle_ticket_forwarded|confirm_issued\' -x --sort dso,symbol`).',
+      'The worker pool\'s signing happens at the scan, so it is not in here.', '');
+    if (share) md.push('Share of all samples: ' + share.split('\n').map((l) => '`' + l.replace(/\s+/g, ' ') + '`').join(', '), '');
+    md.push('```', t, '```', '');
+  }
+}
 
 md.push('## Commands', '', '`$TMP` is a fresh temporary directory, `$PORT` a free port, `$PID` the broker\'s pid.', '', '```');
 md.push(text('commands.txt').trim(), '```', '');

@@ -150,9 +150,13 @@ bench() {
 profile_start() {
     PERF_PID=
     [ "$PROFILE" = 1 ] && command -v perf >/dev/null || return 0
-    perf record -q -g -p "$BROKER_PID" -o "$WORK/$1.perf" -- sleep "$2" >/dev/null 2>&1 &
+    # dwarf: the confirm path's profile needs whole stacks, and the broker,
+    # lws and libuv are built without frame pointers
+    local how=(-g)
+    [ "${3:-}" = dwarf ] && how=(-F 4000 --call-graph dwarf,16384)
+    perf record -q "${how[@]}" -p "$BROKER_PID" -o "$WORK/$1.perf" -- sleep "$2" >/dev/null 2>&1 &
     PERF_PID=$!
-    echo "perf record -g -p \$PID -- sleep $2   # during the next command" >>"$WORK/commands.txt"
+    echo "perf record ${how[*]} -p \$PID -- sleep $2   # during the next command" >>"$WORK/commands.txt"
 }
 profile_finish() {
     [ -n "${PERF_PID:-}" ] || return 0
@@ -163,18 +167,15 @@ profile_finish() {
     [ -s "$WORK/$1.top" ] || echo "(perf recorded no samples)" >"$WORK/$1.top"
 }
 # profile_confirm NAME: the samples of NAME's record taken on the confirm path
-# — under the phone's confirm (handle_ticket_confirm, or a confirm forwarded
-# from another node) or under the login it ends in (confirm_issued, called
-# after the session's write) — self time, as a share of all samples.
+# — under the phone's confirm (confirm_here, confirm_user_cb when the user
+# record arrives, login_presign_login) or under the `login` it ends in
+# (confirm_issued, after the session's write) — see bench/confirm-profile.awk.
 profile_confirm() {
     [ -f "$WORK/$1.perf" ] || return 0
-    local parents='handle_ticket_confirm|handle_ticket_forwarded|confirm_issued'
-    perf report -i "$WORK/$1.perf" --stdio --no-children -g none --sort dso,symbol \
-        --parent "$parents" -x --percent-limit 0.05 2>/dev/null |
-        grep -E '^ *[0-9.]+%' | sed 's/^ *//; s/ *- *- *$//' | head -25 >"$WORK/$1.confirm.top" || true
-    perf report -i "$WORK/$1.perf" --stdio --no-children -g none --sort parent \
-        --parent "$parents" 2>/dev/null | grep -E '^ *[0-9.]+%' | sed 's/^ *//' \
-        >"$WORK/$1.confirm.share" || true
+    perf script -i "$WORK/$1.perf" -F ip,sym,dso 2>/dev/null |
+        awk -v re='confirm_here|confirm_user_cb|login_presign_login|confirm_issued' \
+            -f "$ROOT/bench/confirm-profile.awk" >"$WORK/$1.confirm.top" || true
+    echo "perf script -F ip,sym,dso | awk -f bench/confirm-profile.awk   # the confirm path" >>"$WORK/commands.txt"
 }
 
 # ---- the machine ----
@@ -217,7 +218,7 @@ for _ in $(seq 1 1800); do # at most 180 s to open them
 done
 [ -f "$WORK/ready" ] || { echo "run.sh: idle sockets never became ready" >&2; exit 1; }
 bench flows_idle --flows "$RATE" --duration "$DUR" --warmup "$WARMUP" --read-ms "$READ_MS"
-profile_start idle 8
+profile_start idle 8 dwarf
 bench flows_idle_prof --flows "$RATE" --duration 7 --warmup 1 --read-ms "$READ_MS"
 profile_finish idle
 profile_confirm idle

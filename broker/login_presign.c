@@ -8,6 +8,7 @@
  * finishes the confirm or frees it. */
 #include "login_presign.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,16 +81,18 @@ static void finish_login(struct presign *e, const struct user_rec *u, const char
     if (p && sessions_pair_usable(p, u, LOGIN_PRESIGN_MAX_AGE_S, clock_now_s())) {
         stats.used++;
         sessions_create_from_pair(p, kind, ip, user_agent, cb, arg);
-    } else {
-        if (p) {
-            char t[7];
-            log_debug("ticket %s…: the pair signed at the scan is stale, signing again",
-                      log_ticket_prefix(e->ticket, t));
-            sessions_pair_free(p);
-        }
-        stats.stale += p != NULL;
-        sessions_create(u, kind, ip, user_agent, cb, arg);
+        presign_free(e);
+        return;
     }
+    if (p) {
+        char t[7];
+        stats.stale++;
+        log_debug("ticket %s…: the pair signed at the scan is stale, signing again",
+                  log_ticket_prefix(e->ticket, t));
+        sessions_pair_free(p);
+    }
+    /* none (its signing or the user lookup failed) or stale: as without speculation */
+    sessions_create(u, kind, ip, user_agent, cb, arg);
     presign_free(e);
 }
 

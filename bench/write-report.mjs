@@ -205,11 +205,11 @@ for (const p of poll)
   md.push(`| polling every ${p.T} s | ${ms(p.mean, 0)} | ${ms(p.worst, 0)} | ${n(p.perLogin)} | ${n(p.rps)} |`);
 md.push('');
 
-for (const [file, title] of [['idle.top', `broker profile: ${RATE_TEXT()} flows/s beside the idle sockets`],
-  ['hs256.top', 'broker profile: flows flat out, HS256']]) {
+for (const [file, title, how] of [['idle.top', `broker profile: ${RATE_TEXT()} flows/s beside the idle sockets`, '--call-graph dwarf'],
+  ['hs256.top', 'broker profile: flows flat out, HS256', '-g']]) {
   const t = text(file).trim();
   if (!t) continue;
-  md.push(`## Top of the ${title}`, '', '`perf record -g -p <broker>` for 8 s, `perf report --no-children --sort dso,symbol` (self time):', '', '```', t, '```', '');
+  md.push(`## Top of the ${title}`, '', `\`perf record ${how} -p <broker>\` for 8 s, \`perf report --no-children --sort dso,symbol\` (self time):`, '', '```', t, '```', '');
 }
 function RATE_TEXT() { return fIdle ? n(fIdle.target_rate) : '?'; }
 

@@ -217,8 +217,6 @@ bool sessions_pair_usable(const struct sessions_pair *p, const struct user_rec *
            tokens_kids_current(&broker.keys, j->access_kid, j->refresh_kid);
 }
 
-const char *sessions_pair_sid(const struct sessions_pair *p) { return p->x.rec.sid; }
-
 void sessions_create_from_pair(struct sessions_pair *p, const char *kind, const char *ip,
                                const char *user_agent, sessions_issue_cb cb, void *arg)
 {

@@ -50,8 +50,6 @@ void sessions_presign(const struct user_rec *u, sessions_pair_cb cb, void *arg);
 bool sessions_pair_usable(const struct sessions_pair *p, const struct user_rec *u,
                           int64_t max_age_s, int64_t now_s);
 
-const char *sessions_pair_sid(const struct sessions_pair *p);
-
 /* Writes the session of p (consumed) and answers cb as sessions_create does,
  * with the lifetimes the tokens have left. */
 void sessions_create_from_pair(struct sessions_pair *p, const char *kind, const char *ip,

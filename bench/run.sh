@@ -4,7 +4,7 @@
 # qrlogin-bench and qrlogin-sign-rate, profiles the broker briefly with perf,
 # and writes docs/benchmarks.md from what it measured.
 #
-#   bench/run.sh                     # about 4 minutes on 2 cores
+#   bench/run.sh                     # about 7 minutes on 2 cores
 #   BENCH_IDLE=20000 bench/run.sh    # more waiting sockets (mind ulimit -n)
 #
 # Knobs (environment): BENCH_IDLE (10000), BENCH_DURATION (measured seconds per

@@ -28,11 +28,11 @@
 #include "sessions.h"
 #include "tickets.h"
 
-/* How old (now - iat, seconds) a pair may be when it is used. A person
- * typically confirms within seconds of the scan; past this the pair is
- * signed again at the confirm, so a token never reaches its holder with
- * more than this taken off its lifetime, and `expires_in` says what is
- * left. */
+/* How old (now - iat, in the whole seconds JWTs count) a pair may be when
+ * it is used. A person typically confirms within seconds of the scan; past
+ * this the pair is signed again at the confirm, so a token never reaches
+ * its holder with more than this taken off its lifetime, and `expires_in`
+ * says what is left. */
 #define LOGIN_PRESIGN_MAX_AGE_S 30
 
 /* Follows every ticket transition (handle_ticket.c passes them on): a first

@@ -5,7 +5,12 @@
  * and leaves the index when its ticket is confirmed (the confirm takes it)
  * or ends otherwise (dropped). An entry taken or dropped while a step is
  * still running stays allocated until that step's callback, which then
- * finishes the confirm or frees it. */
+ * finishes the confirm or frees it.
+ *
+ * Indexed entries are also kept in the order they were made: one whose pair
+ * is past the age bound can never be used, so the next call here frees it.
+ * That bounds what a scanned ticket holds to the bound (not its ttl), and
+ * frees an entry whose ticket ended by a way nobody told us about. */
 #include "login_presign.h"
 
 #include <stdio.h>
@@ -36,9 +41,12 @@ struct presign {
     bool detached;            /* out of the index: taken by a confirm, or dropped */
     struct login_wait *wait;  /* the confirm that took it while it was pending */
     struct sessions_pair *pair;
+    int64_t born_ms;          /* when the scan started it */
+    struct presign *older, *newer; /* age order, while indexed */
 };
 
 static struct hmap presigns;
+static struct presign *oldest, *newest;
 static struct login_presign_stats stats;
 
 static struct presign *find(const char *ticket)
@@ -52,9 +60,31 @@ static struct presign *find(const char *ticket)
     return NULL;
 }
 
+static int index_add(struct presign *e)
+{
+    if (hmap_insert(&presigns, &e->node, hmap_hash_bytes(e->ticket, TICKET_LEN)))
+        return -1;
+    e->older = newest; /* every entry is born now: appending keeps the order */
+    if (newest)
+        newest->newer = e;
+    else
+        oldest = e;
+    newest = e;
+    return 0;
+}
+
 static void detach(struct presign *e)
 {
     hmap_remove(&presigns, &e->node);
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        newest = e->older;
+    e->older = e->newer = NULL;
     e->detached = true;
 }
 
@@ -133,6 +163,22 @@ static void user_read(void *arg, enum store_rc rc, const struct user_rec *u)
     sessions_presign(u, pair_signed, e);
 }
 
+/* Frees the settled entries older than any usable pair (a second of margin:
+ * iat counts whole seconds). One still pending is left to finish. */
+static void prune(int64_t now_ms)
+{
+    struct presign *e = oldest;
+    while (e && now_ms - e->born_ms > (LOGIN_PRESIGN_MAX_AGE_S + 1) * 1000) {
+        struct presign *next = e->newer;
+        if (!pending(e)) {
+            stats.expired++;
+            detach(e);
+            presign_free(e);
+        }
+        e = next;
+    }
+}
+
 static void start(const struct ticket *t)
 {
     if (broker.cfg.access_alg != JWT_ES256 || find(t->id))
@@ -142,7 +188,8 @@ static void start(const struct ticket *t)
         return; /* the confirm signs, as without speculation */
     memcpy(e->ticket, t->id, sizeof e->ticket);
     e->state = PS_LOOKING_UP;
-    if (hmap_insert(&presigns, &e->node, hmap_hash_bytes(e->ticket, TICKET_LEN))) {
+    e->born_ms = clock_now_ms();
+    if (index_add(e)) {
         free(e);
         return;
     }
@@ -164,6 +211,7 @@ static void drop(const struct ticket *t)
 
 void login_presign_on_ticket_event(enum ticket_event ev, const struct ticket *t)
 {
+    prune(clock_now_ms());
     switch (ev) {
     case TEV_SCANNED:
         start(t);
@@ -182,6 +230,7 @@ void login_presign_on_ticket_event(enum ticket_event ev, const struct ticket *t)
 void login_presign_login(const char *ticket_id, const struct user_rec *u, const char *kind,
                          const char *ip, const char *user_agent, sessions_issue_cb cb, void *arg)
 {
+    prune(clock_now_ms());
     struct presign *e = find(ticket_id);
     if (!e) {
         sessions_create(u, kind, ip, user_agent, cb, arg);
@@ -214,13 +263,11 @@ size_t login_presign_count(void) { return presigns.count; }
 
 void login_presign_shutdown(void)
 {
-    for (size_t i = 0; i < presigns.nbuckets; i++) {
-        while (presigns.buckets[i]) {
-            struct presign *e = hmap_entry(presigns.buckets[i], struct presign, node);
-            detach(e);
-            if (!pending(e))
-                presign_free(e);
-        }
+    while (oldest) {
+        struct presign *e = oldest;
+        detach(e);
+        if (!pending(e))
+            presign_free(e); /* else its step's callback frees it */
     }
     hmap_free(&presigns);
     memset(&stats, 0, sizeof stats);

@@ -51,6 +51,7 @@ struct login_presign_stats {
     uint64_t stale;   /* confirmed, but the pair was no longer usable: signed again */
     uint64_t dropped; /* the ticket ended without a login */
     uint64_t waited;  /* confirms that arrived while their pair was being signed */
+    uint64_t expired; /* held past the age bound, freed unused */
 };
 struct login_presign_stats login_presign_stats(void);
 /* Scanned tickets with a pair held or being signed. */

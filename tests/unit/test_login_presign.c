@@ -487,6 +487,36 @@ static void test_age_bound(void **state)
     assert_int_equal(access_claims(r.is.access).iat, clock_now_s());
 }
 
+/* A pair past the age bound can never be used: the next scan or confirm
+ * frees it, whatever became of its ticket (here: still waiting). */
+static void test_pairs_past_the_bound_are_freed(void **state)
+{
+    (void)state;
+    char first[TICKET_LEN + 1], second[TICKET_LEN + 1];
+    new_scanned(&alice, first);
+    assert_int_equal(login_presign_count(), 1);
+    at((LOGIN_PRESIGN_MAX_AGE_S + 1) * 1000); /* not yet: a second of margin */
+    const struct ticket *t;
+    assert_int_equal(tickets_create(PC + 1, NULL, &t), TICKET_OK);
+    memcpy(second, t->id, sizeof second);
+    assert_int_equal(tickets_scan(second, bob.id, bob.name, PHONE, "bob-sid", &t), TICKET_OK);
+    assert_int_equal(login_presign_count(), 2);
+    assert_int_equal(login_presign_stats().expired, 0);
+
+    at((LOGIN_PRESIGN_MAX_AGE_S + 2) * 1000);
+    struct res r = confirm(second, &bob, NULL); /* the confirm prunes first */
+    assert_int_equal(login_presign_stats().expired, 1);
+    assert_int_equal(login_presign_stats().used, 1); /* bob's, 1 s old */
+    assert_int_equal(access_claims(r.is.access).iat, T0S + LOGIN_PRESIGN_MAX_AGE_S + 1);
+    assert_int_equal(login_presign_count(), 0);
+
+    /* alice's ticket is still live; its confirm signs afresh */
+    r = confirm(first, &alice, NULL);
+    assert_int_equal(access_claims(r.is.access).iat, clock_now_s());
+    assert_int_equal(login_presign_stats().used, 1);
+    assert_int_equal(login_presign_stats().stale, 0);
+}
+
 /* ---- every other end of the ticket drops the pair and stores nothing ----- */
 
 static void assert_dropped(uint64_t n)
@@ -605,6 +635,7 @@ int main(void)
         T(test_token_version_change_resigns),
         T(test_key_rotation_resigns),
         T(test_age_bound),
+        T(test_pairs_past_the_bound_are_freed),
         T(test_deny_drops),
         T(test_expiry_drops),
         T(test_cancel_and_replace_drop),

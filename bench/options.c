@@ -35,6 +35,8 @@ void options_usage(FILE *f)
             "  --warmup S          unmeasured seconds before that (2)\n"
             "  --pcs P --phones Q  flow sockets (64 / 64)\n"
             "  --inflight N        flows at once when flat out (32)\n"
+            "  --read-ms MS        the phone confirms MS ms after ticket.info, as a person\n"
+            "                      reads the PC's details first (0: at once)\n"
             "  --sessions N        signed-in sockets for --refresh (32)\n"
             "  --user U --password P   phone sign-in (demo / demo)\n"
             "  --procs N           drive flows/refresh from N processes that share the sockets,\n"
@@ -80,7 +82,7 @@ int options_parse(int argc, char **argv)
 {
     enum { O_URL = 1000, O_IDLE, O_SOURCES, O_HOLD, O_PID, O_FLOWS, O_DURATION, O_WARMUP,
            O_PCS, O_PHONES, O_INFLIGHT, O_REFRESH, O_SESSIONS, O_USER, O_PASSWORD, O_JSON,
-           O_HELP, O_READY, O_LINGER, O_LOOP, O_PROCS };
+           O_HELP, O_READY, O_LINGER, O_LOOP, O_PROCS, O_READ_MS };
     static const struct option lo[] = {
         {"url", 1, 0, O_URL}, {"idle", 1, 0, O_IDLE}, {"sources", 1, 0, O_SOURCES},
         {"hold", 1, 0, O_HOLD}, {"broker-pid", 1, 0, O_PID}, {"flows", 1, 0, O_FLOWS},
@@ -90,6 +92,7 @@ int options_parse(int argc, char **argv)
         {"password", 1, 0, O_PASSWORD}, {"json", 0, 0, O_JSON}, {"help", 0, 0, O_HELP},
         {"ready-file", 1, 0, O_READY}, {"linger", 1, 0, O_LINGER},
         {"event-loop", 1, 0, O_LOOP}, {"procs", 1, 0, O_PROCS},
+        {"read-ms", 1, 0, O_READ_MS},
         {0, 0, 0, 0},
     };
     bool have_url = false;
@@ -116,6 +119,7 @@ int options_parse(int argc, char **argv)
         case O_READY: opt.ready_file = optarg; break;
         case O_LINGER: opt.linger = atof(optarg); break;
         case O_PROCS: opt.procs = atoi(optarg); break;
+        case O_READ_MS: opt.read_ms = atof(optarg); break;
         case O_LOOP:
             if ((opt.event_loop = parse_loop(optarg)) < 0)
                 return -1;
@@ -126,7 +130,7 @@ int options_parse(int argc, char **argv)
     if (!have_url || optind != argc || (!opt.idle && !opt.do_flows && !opt.do_refresh) ||
         opt.idle < 0 || opt.pcs < 1 || opt.phones < 1 || opt.inflight < 1 || opt.sessions < 1 ||
         opt.duration <= 0 || opt.warmup < 0 || opt.hold < 0 || opt.linger < 0 || opt.flows_rate < 0 ||
-        opt.refresh_rate < 0 || opt.procs < 1)
+        opt.refresh_rate < 0 || opt.procs < 1 || opt.read_ms < 0 || opt.read_ms > 5000)
         return -1;
     return 0;
 }

@@ -19,6 +19,7 @@ struct bench_opts {
     double duration, warmup;
     int pcs, phones, inflight, sessions;
     int procs; /* processes sharing the flows/refresh workload (procs.h) */
+    double read_ms; /* flows: the phone waits this long between ticket.info and confirm */
     char user[256], password[256];
     bool json;
     int event_loop; /* enum event_loop_kind (broker/event_loop.h) */

@@ -95,13 +95,15 @@ static struct conn *pop_conn(struct stack *s, struct conn *arr)
     return NULL;
 }
 
-enum flow_state { F_FREE, F_TICKET, F_SCAN, F_CONFIRM };
+/* F_READING: ticket.info arrived, the phone's person reads it (--read-ms) */
+enum flow_state { F_FREE, F_TICKET, F_SCAN, F_READING, F_CONFIRM, F__N };
 struct flow {
     int idx;
     enum flow_state state;
     struct conn *pc, *phone;
     char ticket[128];
     uint64_t t_start, t_confirm;
+    uint64_t confirm_at; /* F_READING: when the phone confirms */
     bool got_login, got_ok;
 };
 static struct flow *flows;
@@ -236,6 +238,22 @@ static void pc_message(struct conn *c, const struct msg *m)
     }
 }
 
+static void flow_confirm(struct flow *f)
+{
+    f->state = F_CONFIRM;
+    if (conn_send(f->phone, TX_CONFIRM, "{\"type\":\"ticket.confirm\",\"ticket\":\"%s\"}",
+                  f->ticket))
+        flow_fail(f, "send");
+}
+
+/* The phones whose person has finished reading confirm now. */
+static void flows_confirm_due(uint64_t now)
+{
+    for (int i = 0; i < nflows; i++)
+        if (flows[i].state == F_READING && flows[i].confirm_at <= now)
+            flow_confirm(&flows[i]);
+}
+
 static void phone_message(struct conn *c, const struct msg *m)
 {
     if (c->state == CS_OPEN) { /* waiting for auth */
@@ -256,9 +274,12 @@ static void phone_message(struct conn *c, const struct msg *m)
     if (!f)
         return;
     if (msg_is(m, "type", "ticket.info") && f->state == F_SCAN && same_ticket(f, m)) {
-        f->state = F_CONFIRM;
-        if (conn_send(c, TX_CONFIRM, "{\"type\":\"ticket.confirm\",\"ticket\":\"%s\"}", f->ticket))
-            flow_fail(f, "send");
+        if (opt.read_ms > 0) {
+            f->state = F_READING;
+            f->confirm_at = now_us() + (uint64_t)(opt.read_ms * 1000);
+        } else {
+            flow_confirm(f);
+        }
     } else if (msg_is(m, "type", "ok") && f->state == F_CONFIRM && same_ticket(f, m)) {
         f->got_ok = true;
         flow_maybe_done(f);
@@ -312,15 +333,16 @@ static void pool_gone(struct conn *c, const char *why)
  * its sockets forever. */
 static void flows_reap(uint64_t now)
 {
-    int stuck[4] = {0};
+    int stuck[F__N] = {0};
     for (int i = 0; i < nflows; i++)
         if (flows[i].state != F_FREE && now - flows[i].t_start > FLOW_TIMEOUT_US) {
             stuck[flows[i].state]++;
             flow_fail(&flows[i], "timeout");
         }
-    if (stuck[F_TICKET] + stuck[F_SCAN] + stuck[F_CONFIRM])
+    if (stuck[F_TICKET] + stuck[F_SCAN] + stuck[F_READING] + stuck[F_CONFIRM])
         fprintf(stderr, "qrlogin-bench: flows timed out waiting for: ticket %d, ticket.info %d, "
-                        "login %d\n", stuck[F_TICKET], stuck[F_SCAN], stuck[F_CONFIRM]);
+                        "reading %d, login %d\n", stuck[F_TICKET], stuck[F_SCAN],
+                stuck[F_READING], stuck[F_CONFIRM]);
 }
 
 /* ---- refresh rotations ---- */
@@ -613,6 +635,7 @@ static void advance(uint64_t now)
     case PH_HOLD:
         if ((double)(now - phase_t0) / 1e6 >= opt.hold) {
             idle_res.hold_s = (double)(now - phase_t0) / 1e6;
+            idle_res.rss_held_kib = broker_rss();
             double b = broker_cpu();
             idle_res.broker_cpu_pct =
                 b >= 0 && cpu_broker0 >= 0 ? (b - cpu_broker0) / idle_res.hold_s * 100 : -1;
@@ -646,6 +669,7 @@ static void advance(uint64_t now)
         }
         break;
     case PH_FLOWS:
+        flows_confirm_due(now);
         run_load(&flow_res, opt.flows_rate, flow_start, now, PH_FLOW_DRAIN);
         if (now - last_reap_us >= 1000000u) {
             last_reap_us = now;
@@ -653,6 +677,7 @@ static void advance(uint64_t now)
         }
         break;
     case PH_FLOW_DRAIN:
+        flows_confirm_due(now);
         if (!flows_active || now - phase_t0 > DRAIN_MAX_US)
             next_workload(now);
         break;
@@ -693,6 +718,7 @@ static void tick(lws_sorted_usec_list_t *sul)
      * idle sockets are only held, each wake-up is a poll() over all of them,
      * so it is rare. */
     bool fine = (phase == PH_FLOWS && opt.flows_rate > 0) ||
+                ((phase == PH_FLOWS || phase == PH_FLOW_DRAIN) && opt.read_ms > 0) ||
                 (phase == PH_REFRESH && opt.refresh_rate > 0);
     bool holding = phase == PH_HOLD || phase == PH_LINGER;
     lws_sul_schedule(conn_context(), 0, sul, tick, fine ? 1000 : holding ? 250000 : 10000);
@@ -779,6 +805,7 @@ int main(int argc, char **argv)
         push(&flow_free, i);
     }
     flow_res.target_rate = opt.flows_rate;
+    flow_res.read_ms = opt.read_ms;
     flow_res.inflight = nflows;
     flow_res.pcs = opt.pcs;
     flow_res.phones = opt.phones;

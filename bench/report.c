@@ -12,6 +12,8 @@ static void table_load(const struct load_result *r, const char *lat_name)
     if (r->target_rate > 0)
         printf("  target rate            %10.0f /s\n", r->target_rate);
     printf("  in flight (max)        %10d\n", r->inflight);
+    if (r->read_ms > 0)
+        printf("  reading before confirm %10.0f ms\n", r->read_ms);
     if (r->pcs)
         printf("  PC / phone sockets     %6d / %d\n", r->pcs, r->phones);
     if (r->idle_open)
@@ -54,6 +56,9 @@ void report_table(const struct idle_result *idle, const struct load_result *flow
         printf("  broker RSS after       %10.1f MiB\n", idle->rss_after_kib / 1024.0);
         if (idle->ready > 0 && idle->rss_before_kib >= 0)
             printf("  RSS per socket         %10.0f bytes\n", d * 1024.0 / idle->ready);
+        if (idle->ready > 0 && idle->rss_held_kib > 0)
+            printf("  ... at the hold's end  %10.0f bytes\n",
+                   (double)(idle->rss_held_kib - idle->rss_before_kib) * 1024.0 / idle->ready);
         printf("  hold                   %10.1f s\n", idle->hold_s);
         printf("  broker CPU over hold   %10.2f %%\n", idle->broker_cpu_pct);
         printf("  bench CPU over hold    %10.2f %%\n", idle->bench_cpu_pct);
@@ -77,12 +82,12 @@ static void json_hist(const char *name, const struct hist *h)
 
 static void json_load(const char *key, const struct load_result *r)
 {
-    printf(",\"%s\":{\"target_rate\":%.1f,\"inflight\":%d,\"pcs\":%d,\"phones\":%d,"
+    printf(",\"%s\":{\"target_rate\":%.1f,\"read_ms\":%.1f,\"inflight\":%d,\"pcs\":%d,\"phones\":%d,"
            "\"idle_open\":%d,\"secs\":%.2f,\"done\":%llu,\"errors\":%llu,\"missed\":%llu,"
            "\"rate\":%.1f,\"broker_cpu_pct\":%.1f,\"bench_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f,"
            "\"loop_cpu_pct\":%.1f,\"workers_cpu_pct\":%.1f,\"rss_kib\":%ld,"
            "\"error_codes\":\"%s\",",
-           key, r->target_rate, r->inflight, r->pcs, r->phones, r->idle_open, r->secs,
+           key, r->target_rate, r->read_ms, r->inflight, r->pcs, r->phones, r->idle_open, r->secs,
            (unsigned long long)r->done, (unsigned long long)r->errors,
            (unsigned long long)r->missed, r->rate, r->broker_cpu_pct, r->bench_cpu_pct, r->other_cpu_pct,
            r->loop_cpu_pct, r->workers_cpu_pct, r->rss_kib, r->error_codes);
@@ -102,10 +107,15 @@ void report_json(const struct idle_result *idle, const struct load_result *flows
         long d = idle->rss_after_kib - idle->rss_before_kib;
         printf(",\"idle\":{\"requested\":%d,\"ready\":%d,\"failed\":%d,\"open_s\":%.2f,"
                "\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"bytes_per_socket\":%.0f,"
+               "\"rss_held_kib\":%ld,\"bytes_per_socket_held\":%.0f,"
                "\"hold_s\":%.2f,\"broker_cpu_pct\":%.3f,\"bench_cpu_pct\":%.3f,"
                "\"other_cpu_pct\":%.3f}",
                idle->requested, idle->ready, idle->failed, idle->open_s, idle->rss_before_kib,
                idle->rss_after_kib, idle->ready > 0 ? d * 1024.0 / idle->ready : 0.0,
+               idle->rss_held_kib,
+               idle->ready > 0 ? (double)(idle->rss_held_kib - idle->rss_before_kib) * 1024.0 /
+                                     idle->ready
+                               : 0.0,
                idle->hold_s, idle->broker_cpu_pct, idle->bench_cpu_pct, idle->other_cpu_pct);
     }
     if (flows->ran)

@@ -12,6 +12,7 @@ struct idle_result {
     bool ran;
     int requested, ready, failed;
     long rss_before_kib, rss_after_kib;
+    long rss_held_kib;          /* at the end of the hold: what waiting sockets keep */
     double open_s;              /* time to open them all and get every ticket */
     double hold_s;
     double broker_cpu_pct;      /* over the hold, 100 = one core */
@@ -23,6 +24,7 @@ struct load_result {            /* flows or refresh rotations */
     bool ran;
     const char *what;           /* "flows" / "refresh" */
     double target_rate;         /* 0 = flat out */
+    double read_ms;             /* flows: ticket.info → confirm, the person reading */
     int inflight, pcs, phones;  /* pool shape (pcs/phones: flows only) */
     int idle_open;              /* idle PC sockets held open meanwhile */
     double secs;                /* measured window (after warm-up) */

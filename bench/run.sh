@@ -4,11 +4,14 @@
 # qrlogin-bench and qrlogin-sign-rate, profiles the broker briefly with perf,
 # and writes docs/benchmarks.md from what it measured.
 #
-#   bench/run.sh                     # about 4 minutes on 2 cores
+#   bench/run.sh                     # about 7 minutes on 2 cores
 #   BENCH_IDLE=20000 bench/run.sh    # more waiting sockets (mind ulimit -n)
 #
 # Knobs (environment): BENCH_IDLE (10000), BENCH_DURATION (measured seconds per
 # load scenario, 15), BENCH_RATE (flows/s beside the idle sockets, 200),
+# BENCH_READ_MS (20: how long the phone waits between ticket.info and its
+# confirm in the flows beside waiting sockets — a person reads the PC's
+# details first, and the broker signs the login meanwhile; 0 confirms at once),
 # BENCH_NICE (-5: the broker outranks unrelated work on a shared box, and the
 # bench runs 5 above it, so that on two cores the load generator yields to the
 # system it measures as it would on machines of its own; 0 to disable), BENCH_PROFILE (1: perf record -g the broker), BENCH_EVENT_LOOP
@@ -23,6 +26,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 IDLE=${BENCH_IDLE:-10000}
 DUR=${BENCH_DURATION:-15}
 RATE=${BENCH_RATE:-200}
+READ_MS=${BENCH_READ_MS:-20}
 NICE=${BENCH_NICE:--5}
 PROFILE=${BENCH_PROFILE:-1}
 EVENT_LOOP=${BENCH_EVENT_LOOP:-libuv}
@@ -146,9 +150,13 @@ bench() {
 profile_start() {
     PERF_PID=
     [ "$PROFILE" = 1 ] && command -v perf >/dev/null || return 0
-    perf record -q -g -p "$BROKER_PID" -o "$WORK/$1.perf" -- sleep "$2" >/dev/null 2>&1 &
+    # dwarf: the confirm path's profile needs whole stacks, and the broker,
+    # lws and libuv are built without frame pointers
+    local how=(-g)
+    [ "${3:-}" = dwarf ] && how=(-F 4000 --call-graph dwarf,16384)
+    perf record -q "${how[@]}" -p "$BROKER_PID" -o "$WORK/$1.perf" -- sleep "$2" >/dev/null 2>&1 &
     PERF_PID=$!
-    echo "perf record -g -p \$PID -- sleep $2   # during the next command" >>"$WORK/commands.txt"
+    echo "perf record ${how[*]} -p \$PID -- sleep $2   # during the next command" >>"$WORK/commands.txt"
 }
 profile_finish() {
     [ -n "${PERF_PID:-}" ] || return 0
@@ -157,6 +165,17 @@ profile_finish() {
         --percent-limit 0.8 2>/dev/null | grep -E '^ *[0-9.]+%' | sed 's/^ *//; s/ *- *- *$//' |
         head -30 >"$WORK/$1.top" || true
     [ -s "$WORK/$1.top" ] || echo "(perf recorded no samples)" >"$WORK/$1.top"
+}
+# profile_confirm NAME: the samples of NAME's record taken on the confirm path
+# — under the phone's confirm (confirm_here, confirm_user_cb when the user
+# record arrives, login_presign_login) or under the `login` it ends in
+# (confirm_issued, after the session's write) — see bench/confirm-profile.awk.
+profile_confirm() {
+    [ -f "$WORK/$1.perf" ] || return 0
+    perf script -i "$WORK/$1.perf" -F ip,sym,dso 2>/dev/null |
+        awk -v re='confirm_here|confirm_user_cb|login_presign_login|confirm_issued' \
+            -f "$ROOT/bench/confirm-profile.awk" >"$WORK/$1.confirm.top" || true
+    echo "perf script -F ip,sym,dso | awk -f bench/confirm-profile.awk   # the confirm path" >>"$WORK/commands.txt"
 }
 
 # ---- the machine ----
@@ -198,14 +217,54 @@ for _ in $(seq 1 1800); do # at most 180 s to open them
     sleep 0.1
 done
 [ -f "$WORK/ready" ] || { echo "run.sh: idle sockets never became ready" >&2; exit 1; }
-bench flows_idle --flows "$RATE" --duration "$DUR" --warmup "$WARMUP"
-profile_start idle 8
-bench flows_idle_prof --flows "$RATE" --duration 7 --warmup 1
+bench flows_idle --flows "$RATE" --duration "$DUR" --warmup "$WARMUP" --read-ms "$READ_MS"
+profile_start idle 8 dwarf
+bench flows_idle_prof --flows "$RATE" --duration 7 --warmup 1 --read-ms "$READ_MS"
 profile_finish idle
+profile_confirm idle
 wait "$HOLDER_PID" || true
 HOLDER_PID=
+stop_broker
+
+# ---- 2b. confirm → login beside N waiting sockets, ES256 and HS256 side by
+# side; memory per waiting socket at each N ----
+# beside NAME N [broker options]: a fresh broker, N idle PC sockets in their
+# own bench process, then $RATE flows/s beside them.
+beside() {
+    local name=$1 count=$2
+    shift 2
+    start_broker "$name" "$@"
+    rm -f "$WORK/ready"
+    bench "idle_$name" --idle "$count" --hold 3 --ready-file "$WORK/ready" \
+        --linger "$((WARMUP + DUR + 8))" &
+    HOLDER_PID=$!
+    for _ in $(seq 1 1800); do
+        [ -f "$WORK/ready" ] && break
+        kill -0 "$HOLDER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -f "$WORK/ready" ] || { echo "run.sh: $count idle sockets never became ready" >&2; exit 1; }
+    bench "flows_$name" --flows "$RATE" --duration "$DUR" --warmup "$WARMUP" --read-ms "$READ_MS"
+    wait "$HOLDER_PID" || true
+    HOLDER_PID=
+    stop_broker
+}
+say "$RATE flows/s beside 2,000 waiting sockets, ES256 then HS256; beside $IDLE, HS256"
+beside w2k_es256 2000
+beside w2k_hs256 2000 --access-alg HS256
+beside w10k_hs256 "$IDLE" --access-alg HS256
+say "the same at 2,000 with the phone confirming at once (the pair may still be signing)"
+READ_MS_SET=$READ_MS
+READ_MS=0
+beside w2k_es256_read0 2000
+READ_MS=$READ_MS_SET
+say "memory per waiting socket at 1,000"
+start_broker mem1k
+bench idle_mem1k --idle 1000 --hold 3
+stop_broker
 
 # ---- 3. flat out, ES256; refresh rotations ----
+start_broker es256_flat
 say "login flows flat out, ES256"
 bench flows_es256 --flows 0 --duration "$DUR" --warmup "$WARMUP" --inflight 32 --procs "$PROCS"
 say "refresh rotations flat out, ES256 access tokens"

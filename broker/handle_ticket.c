@@ -10,6 +10,7 @@
 #include "cluster.h"
 #include "hub.h"
 #include "log.h"
+#include "login_presign.h"
 #include "metrics.h"
 #include "oidc_device.h"
 #include "oidc_tickets.h"
@@ -48,10 +49,12 @@ struct qr_job {
     char ticket[TICKET_LEN + 1];
     char code[3];
     int64_t expires_at;     /* ms, of the ticket when queued */
-    char url[1024];
     char *svg_json; /* the SVG as a JSON string literal, quotes included */
     size_t svg_json_len;
     bool unplaced; /* the cluster could not record where the ticket lives */
+    char url[];     /* sized to fit: a job lives only while its code is drawn,
+                     * but hundreds at once after a burst of ticket.new leave
+                     * holes in the heap (heap_trim.h) */
 };
 
 static void qr_run(struct work *w)
@@ -139,7 +142,8 @@ static void ticket_placed(void *arg, bool ok)
  * rotation push. Returns -1 only when out of memory. */
 static int send_ticket(const struct req *r, const struct ticket *t)
 {
-    struct qr_job *j = calloc(1, sizeof *j);
+    int url_len = snprintf(NULL, 0, "%s/m/#t=%s", broker.cfg.public_url, t->id);
+    struct qr_job *j = url_len < 0 ? NULL : calloc(1, sizeof *j + (size_t)url_len + 1);
     if (!j)
         return -1;
     j->pc_conn = t->pc_conn;
@@ -149,7 +153,7 @@ static int send_ticket(const struct req *r, const struct ticket *t)
     memcpy(j->ticket, t->id, sizeof j->ticket);
     memcpy(j->code, t->code, sizeof j->code);
     j->expires_at = t->expires_at;
-    snprintf(j->url, sizeof j->url, "%s/m/#t=%s", broker.cfg.public_url, t->id);
+    snprintf(j->url, (size_t)url_len + 1, "%s/m/#t=%s", broker.cfg.public_url, t->id);
     j->work.run = qr_run;
     j->work.done = qr_done;
     cluster_ticket_place(t->id, broker.cfg.ticket_ttl * 1000, ticket_placed, j);
@@ -212,6 +216,7 @@ static bool deny_taken;
 /* tickets.c tells us every transition; the pushes are ours. */
 static void on_ticket_event(enum ticket_event ev, const struct ticket *t)
 {
+    login_presign_on_ticket_event(ev, t); /* a scan starts signing the login */
     char p[7];
     log_ticket_prefix(t->id, p);
     switch (ev) {
@@ -498,7 +503,8 @@ static void confirm_user_cb(void *arg, enum store_rc rc, const struct user_rec *
         confirm_free(x);
         return;
     }
-    sessions_create(u, "web", x->pc.ip, x->pc.user_agent, confirm_issued, x);
+    /* with the pair signed at the scan, if it is still usable */
+    login_presign_login(x->t.id, u, "web", x->pc.ip, x->pc.user_agent, confirm_issued, x);
 }
 
 static void confirm_here(const struct phone_req *p, int64_t t0_us)

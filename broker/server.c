@@ -15,12 +15,14 @@
 #include "event_loop.h"
 #include "cluster.h"
 #include "federation.h"
+#include "heap_trim.h"
 #include "http_api.h"
 #include "keys_watch.h"
 #include "hub.h"
 #include "listen_share.h"
 #include "log.h"
 #include "loop_timer.h"
+#include "login_presign.h"
 #include "redis_link.h"
 #include "sessions.h"
 #include "supervisor.h"
@@ -66,6 +68,7 @@ static void on_hub_slice(lws_sorted_usec_list_t *sul)
 static void on_housekeeping(lws_sorted_usec_list_t *sul)
 {
     keys_watch_tick();
+    heap_trim_tick(hub_count()); /* after a burst of sockets opening or closing */
     if (broker.cfg.cluster)
         demo_user_tick();
     lws_sul_schedule(broker.ctx, 0, sul, on_housekeeping, LWS_US_PER_SEC);
@@ -389,6 +392,7 @@ out:
         event_loop_destroy(broker.ctx);
     broker.ctx = NULL;
     tickets_shutdown();
+    login_presign_shutdown();
     sessions_shutdown();
     auth_limits_shutdown();
     http_api_shutdown();

@@ -24,10 +24,10 @@ static void sign_run(struct work *w)
 {
     struct sign_job *j = (struct sign_job *)w;
     j->rc = 0;
-    if (tokens_sign_access(&broker.keys, &broker.tp, &j->access, j->out.access,
-                           sizeof j->out.access) < 0 ||
-        tokens_sign_refresh(&broker.keys, &broker.tp, &j->refresh, j->out.refresh,
-                            sizeof j->out.refresh) < 0)
+    if (tokens_sign_access_kid(&broker.keys, &broker.tp, &j->access, j->out.access,
+                               sizeof j->out.access, j->access_kid) < 0 ||
+        tokens_sign_refresh_kid(&broker.keys, &broker.tp, &j->refresh, j->out.refresh,
+                                sizeof j->out.refresh, j->refresh_kid) < 0)
         j->rc = -1;
 }
 
@@ -163,6 +163,91 @@ fail:
     cb(arg, E_INTERNAL, NULL, 0);
     free(x);
 }
+
+/* ================= a login pair signed ahead of its session ================= */
+
+/* login_presign.h signs a PC login's pair when the phone scans, before the
+ * person confirms. Everything the pair says is chosen then (sid, both jtis,
+ * iat, exp, the user's name and token version) and nothing is stored: the
+ * session record is written when the pair is used, so a pair that is
+ * dropped (a deny, an expiry, a cancel) leaves no trace in the store. It is
+ * a create_ctx whose record waits for its kind, address and agent. */
+struct sessions_pair {
+    struct create_ctx x; /* first: the sign job's then() casts back to it */
+    sessions_pair_cb signed_cb;
+    void *signed_arg;
+};
+
+static void pair_signed(struct sign_job *j)
+{
+    struct sessions_pair *p = (struct sessions_pair *)j;
+    sessions_pair_cb cb = p->signed_cb;
+    void *arg = p->signed_arg;
+    if (j->rc) {
+        free(p);
+        p = NULL;
+    }
+    cb(arg, p);
+}
+
+void sessions_presign(const struct user_rec *u, sessions_pair_cb cb, void *arg)
+{
+    struct sessions_pair *p = calloc(1, sizeof *p);
+    if (!p) {
+        cb(arg, NULL);
+        return;
+    }
+    p->signed_cb = cb;
+    p->signed_arg = arg;
+    int64_t now_ms = clock_now_ms(), now = now_ms / 1000;
+    struct session_rec *r = &p->x.rec;
+    r->user_id = u->id;
+    r->ver = u->token_version;
+    r->refresh_exp = sessions__refresh_exp_for(now_ms, now);
+    p->x.job.then = pair_signed;
+    if (rng_token(SID_BYTES, r->sid, sizeof r->sid) < 0 ||
+        rng_token(JTI_BYTES, r->cur_jti, sizeof r->cur_jti) < 0 ||
+        sessions__sign_prepare(&p->x.job, u, r->sid, r->ver, r->cur_jti, r->refresh_exp, now,
+                               "" /* a PC login: no OIDC client */)) {
+        free(p);
+        cb(arg, NULL);
+        return;
+    }
+    sessions__sign_submit(&p->x.job);
+}
+
+bool sessions_pair_usable(const struct sessions_pair *p, const struct user_rec *u,
+                          int64_t max_age_s, int64_t now_s)
+{
+    const struct sign_job *j = &p->x.job;
+    const struct claims *a = &j->access;
+    char name[sizeof a->name];
+    str_copy(name, sizeof name, u->name); /* as sessions__sign_prepare copied it */
+    return a->sub == u->id && a->ver == u->token_version && !strcmp(a->name, name) &&
+           now_s >= a->iat && now_s - a->iat <= max_age_s &&
+           tokens_kids_current(&broker.keys, j->access_kid, j->refresh_kid);
+}
+
+void sessions_create_from_pair(struct sessions_pair *p, const char *kind, const char *ip,
+                               const char *user_agent, sessions_issue_cb cb, void *arg)
+{
+    struct create_ctx *x = &p->x;
+    x->cb = cb;
+    x->arg = arg;
+    int64_t now_ms = clock_now_ms(), now = now_ms / 1000;
+    struct session_rec *r = &x->rec;
+    str_copy(r->kind, sizeof r->kind, kind);
+    r->created_at = r->last_used_at = r->rotated_at = now_ms;
+    str_copy(r->ip, sizeof r->ip, ip);
+    str_copy(r->user_agent, sizeof r->user_agent, user_agent);
+    /* The lifetimes left, not the configured ones: the pair was signed a
+     * few seconds ago (login_presign.h bounds how many). */
+    x->job.out.expires_in = sessions__secs_left(x->job.access.exp, now);
+    x->job.out.refresh_expires_in = sessions__secs_left(x->job.refresh.exp, now);
+    broker.store->ops->session_put(broker.store, r, create_stored, x);
+}
+
+void sessions_pair_free(struct sessions_pair *p) { free(p); }
 
 /* ================= access tokens ================= */
 

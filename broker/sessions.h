@@ -7,6 +7,7 @@
 #ifndef QRLOGIN_SESSIONS_H
 #define QRLOGIN_SESSIONS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <stdbool.h>
@@ -39,6 +40,30 @@ void sessions_create(const struct user_rec *u, const char *kind, const char *ip,
 void sessions_create_for_client(const struct user_rec *u, const char *kind, const char *ip,
                                 const char *user_agent, const char *client_id,
                                 sessions_issue_cb cb, void *arg);
+
+/* A PC login's pair signed before its session exists (login_presign.h):
+ * sid, jtis, iat and exp chosen and both tokens signed, nothing stored. */
+struct sessions_pair;
+
+/* p is NULL if signing failed; otherwise the callee owns it until it passes
+ * it to sessions_create_from_pair or sessions_pair_free. */
+typedef void (*sessions_pair_cb)(void *arg, struct sessions_pair *p);
+
+/* Signs a new session's pair for u (on the worker pool with ES256). */
+void sessions_presign(const struct user_rec *u, sessions_pair_cb cb, void *arg);
+
+/* Whether p is what signing for u now would give, give or take its age: the
+ * same user, name and token version, signed by the keys that sign now, and
+ * at most max_age_s seconds old (and not from the future) at now_s. */
+bool sessions_pair_usable(const struct sessions_pair *p, const struct user_rec *u,
+                          int64_t max_age_s, int64_t now_s);
+
+/* Writes the session of p (consumed) and answers cb as sessions_create does,
+ * with the lifetimes the tokens have left. */
+void sessions_create_from_pair(struct sessions_pair *p, const char *kind, const char *ip,
+                               const char *user_agent, sessions_issue_cb cb, void *arg);
+
+void sessions_pair_free(struct sessions_pair *p);
 
 /* The refresh decision table of docs/protocol.md §5, in its order. */
 void sessions_refresh(const char *token, size_t len, sessions_issue_cb cb, void *arg);

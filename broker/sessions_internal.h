@@ -16,6 +16,8 @@ struct sign_job {
     struct claims access;   /* claims of the access token */
     struct claims refresh;  /* claims of the refresh token */
     struct issued out;
+    char access_kid[JWT_KID_MAX];  /* the keys that signed (tokens_kids_current) */
+    char refresh_kid[JWT_KID_MAX];
     int rc;
     void (*then)(struct sign_job *job);
 };

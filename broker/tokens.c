@@ -8,10 +8,12 @@
 #include "json.h"
 
 static int sign_claims(const struct jwt_key *key, const char *typ, const struct token_params *p,
-                       const struct claims *c, bool access, char *out, size_t outsz)
+                       const struct claims *c, bool access, char *out, size_t outsz, char *kid)
 {
     if (!key)
         return -1;
+    if (kid)
+        snprintf(kid, JWT_KID_MAX, "%s", key->kid);
     struct jw w;
     jw_init(&w, 0);
     jw_obj_open(&w);
@@ -42,22 +44,43 @@ static int sign_claims(const struct jwt_key *key, const char *typ, const struct 
 
 /* Keys are used under the keys read lock: a reload on the loop thread may
  * swap the ring while a worker signs or verifies (keys.h). */
+int tokens_sign_access_kid(const struct keyset *ks, const struct token_params *p,
+                           const struct claims *c, char *out, size_t outsz, char *kid)
+{
+    keys_read_lock();
+    int n = sign_claims(keyring_current(&ks->access), "at+jwt", p, c, true, out, outsz, kid);
+    keys_read_unlock();
+    return n;
+}
+
+int tokens_sign_refresh_kid(const struct keyset *ks, const struct token_params *p,
+                            const struct claims *c, char *out, size_t outsz, char *kid)
+{
+    keys_read_lock();
+    int n = sign_claims(keyring_current(&ks->refresh), "rt+jwt", p, c, false, out, outsz, kid);
+    keys_read_unlock();
+    return n;
+}
+
 int tokens_sign_access(const struct keyset *ks, const struct token_params *p,
                        const struct claims *c, char *out, size_t outsz)
 {
-    keys_read_lock();
-    int n = sign_claims(keyring_current(&ks->access), "at+jwt", p, c, true, out, outsz);
-    keys_read_unlock();
-    return n;
+    return tokens_sign_access_kid(ks, p, c, out, outsz, NULL);
 }
 
 int tokens_sign_refresh(const struct keyset *ks, const struct token_params *p,
                         const struct claims *c, char *out, size_t outsz)
 {
+    return tokens_sign_refresh_kid(ks, p, c, out, outsz, NULL);
+}
+
+bool tokens_kids_current(const struct keyset *ks, const char *access_kid, const char *refresh_kid)
+{
     keys_read_lock();
-    int n = sign_claims(keyring_current(&ks->refresh), "rt+jwt", p, c, false, out, outsz);
+    const struct jwt_key *a = keyring_current(&ks->access), *r = keyring_current(&ks->refresh);
+    bool same = a && r && !strcmp(a->kid, access_kid) && !strcmp(r->kid, refresh_kid);
     keys_read_unlock();
-    return n;
+    return same;
 }
 
 /* sub is a decimal string of a positive user id: strict, no sign, no spaces. */

@@ -8,6 +8,7 @@
 #ifndef QRLOGIN_TOKENS_H
 #define QRLOGIN_TOKENS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "field_sizes.h"
@@ -38,6 +39,19 @@ int tokens_sign_access(const struct keyset *ks, const struct token_params *p,
 /* Signs a refresh token (name unused). Thread-safe. */
 int tokens_sign_refresh(const struct keyset *ks, const struct token_params *p,
                         const struct claims *c, char *out, size_t outsz);
+
+/* The same two, also copying the kid of the key that signed into kid
+ * (JWT_KID_MAX bytes; NULL: not wanted). A pair signed ahead of its use
+ * (login_presign.h) remembers them, to be used only while those keys still
+ * sign. */
+int tokens_sign_access_kid(const struct keyset *ks, const struct token_params *p,
+                           const struct claims *c, char *out, size_t outsz, char *kid);
+int tokens_sign_refresh_kid(const struct keyset *ks, const struct token_params *p,
+                            const struct claims *c, char *out, size_t outsz, char *kid);
+
+/* Whether the keys that sign access and refresh tokens now have these kids
+ * (a reload may have made a newer key current). Thread-safe. */
+bool tokens_kids_current(const struct keyset *ks, const char *access_kid, const char *refresh_kid);
 
 enum token_check {
     TOKEN_VALID = 0,

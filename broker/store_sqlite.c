@@ -8,7 +8,11 @@
  * statement is reset *before* the callback runs, so a callback may call
  * straight back into the store (even the same op) without tripping over a
  * statement that is still busy. After an inline callback the op touches
- * nothing, so such a callback may even close the store; a held one must not. */
+ * nothing, so such a callback may even close the store; a held one must not.
+ *
+ * This file holds the schema, the statements, opening and closing, users,
+ * the audit log and the ops table; sessions, federated users and OAuth
+ * records have files of their own (store_sqlite_internal.h). */
 #include "store.h"
 
 #include <errno.h>
@@ -22,18 +26,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <mbedtls/sha256.h>
-
-#include "b64url.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
 #include "sqlite_checkpointer.h"
 #include "sqlite_group_commit.h"
+#include "store_sqlite_internal.h"
 #include "strutil.h"
 
 #define SQ_SCHEMA_VERSION 4
-#define SQ_LIST_MAX 100  /* session_list and audit_recent return at most this */
 #define SQ_BUSY_MS 2000
 
 /* ---- schema ------------------------------------------------------------- */
@@ -106,31 +107,6 @@ static const char *const migrations[SQ_SCHEMA_VERSION] = {
 
 /* ---- prepared statements ------------------------------------------------ */
 
-enum sq_stmt {
-    SQ_USER_INSERT,
-    SQ_USER_BY_NAME,
-    SQ_USER_BY_ID,
-    SQ_USER_BUMP,
-    SQ_SESSION_INSERT,
-    SQ_SESSION_UPDATE,
-    SQ_SESSION_GET,
-    SQ_SESSION_LIST,
-    SQ_SESSION_REVOKE_USER,
-    SQ_AUDIT_ADD,
-    SQ_AUDIT_RECENT,
-    SQ_IDENT_GET,
-    SQ_IDENT_INSERT,
-    SQ_FED_USER_INSERT,
-    SQ_FED_USER_ID,
-    SQ_DISPLAY_NAME_SET,
-    SQ_OAUTH_INSERT,
-    SQ_OAUTH_UPDATE,
-    SQ_OAUTH_GET,
-    SQ_OAUTH_DEL,
-    SQ_OAUTH_LIST,
-    SQ_OAUTH_PURGE,
-    SQ__COUNT
-};
 
 #define SQ_USER_COLS                                                                       \
     "id, CASE WHEN display_name != '' THEN display_name ELSE name END, pwhash, token_version," \
@@ -200,16 +176,6 @@ static const char *const stmt_sql[SQ__COUNT] = {
                        " WHERE expires_at > 0 AND expires_at <= ?1 LIMIT 100)",
 };
 
-struct sqlite_store {
-    struct store base; /* first, so a struct store * casts back to us */
-    sqlite3 *db;
-    sqlite3_stmt *stmt[SQ__COUNT];
-    bool broken; /* the last op hit an I/O, corruption or disk-full error */
-    struct sqlite_checkpointer *ck; /* NULL: SQLite checkpoints inside commits */
-    struct sqlite_group_commit *gc; /* holds write completions while grouping */
-};
-
-static struct sqlite_store *sq__from(struct store *st) { return (struct sqlite_store *)st; }
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -232,7 +198,7 @@ static bool sq__is_fatal(int src)
 
 /* Logs a backend failure and returns STORE_ERROR. SQLite's messages name
  * tables and columns, never bound values, so no hash or token reaches the log. */
-static enum store_rc sq__fail(struct sqlite_store *s, const char *op, int src)
+enum store_rc sq__fail(struct sqlite_store *s, const char *op, int src)
 {
     const char *msg = sqlite3_extended_errcode(s->db) == src ? sqlite3_errmsg(s->db)
                                                              : sqlite3_errstr(src);
@@ -244,7 +210,7 @@ static enum store_rc sq__fail(struct sqlite_store *s, const char *op, int src)
 
 /* Run after every op: an op that reached the database without a backend
  * error proves the store works again. */
-static void sq__settle(struct sqlite_store *s, enum store_rc rc)
+void sq__settle(struct sqlite_store *s, enum store_rc rc)
 {
     if (rc != STORE_ERROR)
         s->broken = false;
@@ -252,14 +218,14 @@ static void sq__settle(struct sqlite_store *s, enum store_rc rc)
 
 /* Every write starts here: with group commit on, it joins the turn's
  * transaction (opening it). A BEGIN that fails fails the write. */
-static enum store_rc sq__begin_write(struct sqlite_store *s, const char *op)
+enum store_rc sq__begin_write(struct sqlite_store *s, const char *op)
 {
     int src = sqlite_group_commit_before_write(s->gc);
     return src == SQLITE_OK ? STORE_OK : sq__fail(s, op, src);
 }
 
 /* A write's callback: now, or held until its transaction commits. */
-static void sq__write_done(struct sqlite_store *s, store_done_cb cb, void *arg, enum store_rc rc)
+void sq__write_done(struct sqlite_store *s, store_done_cb cb, void *arg, enum store_rc rc)
 {
     struct sqlite_held h = {.kind = SQLITE_HELD_DONE, .cb.done = cb, .arg = arg, .rc = rc};
     sqlite_group_commit_complete(s->gc, &h);
@@ -268,14 +234,14 @@ static void sq__write_done(struct sqlite_store *s, store_done_cb cb, void *arg, 
 /* A turn's COMMIT failed: logged, and the store's health reflects it. */
 static void sq__commit_failed(void *ctx, int src) { sq__fail(ctx, "commit", src); }
 
-static void sq__reset(sqlite3_stmt *stmt)
+void sq__reset(sqlite3_stmt *stmt)
 {
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
 }
 
 /* Copies a text column into a fixed field: truncated, always terminated. */
-static void sq__col_text(sqlite3_stmt *stmt, int col, char *dst, size_t cap)
+void sq__col_text(sqlite3_stmt *stmt, int col, char *dst, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(stmt, col);
     size_t n = t ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
@@ -286,15 +252,8 @@ static void sq__col_text(sqlite3_stmt *stmt, int col, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-/* Binds parameters ?1, ?2, … in order and remembers the first failure, so a
- * long parameter list reads as a list instead of twenty error checks. */
-struct sq_binder {
-    sqlite3_stmt *stmt;
-    int idx;
-    int rc;
-};
 
-static void sq__bind_int(struct sq_binder *b, int64_t v)
+void sq__bind_int(struct sq_binder *b, int64_t v)
 {
     if (b->rc == SQLITE_OK)
         b->rc = sqlite3_bind_int64(b->stmt, ++b->idx, v);
@@ -304,7 +263,7 @@ static void sq__bind_int(struct sq_binder *b, int64_t v)
  * terminator inside it is a caller bug; refusing it beats storing a value
  * that would come back different. The text is bound SQLITE_STATIC: it
  * outlives the step, and sq__reset clears the binding before we return. */
-static void sq__bind_text(struct sq_binder *b, const char *str, size_t cap)
+void sq__bind_text(struct sq_binder *b, const char *str, size_t cap)
 {
     if (b->rc != SQLITE_OK)
         return;
@@ -482,7 +441,7 @@ static void sq__close(struct store *st)
 
 /* ---- users -------------------------------------------------------------- */
 
-static void sq__read_user(sqlite3_stmt *stmt, struct user_rec *u)
+void sq__read_user(sqlite3_stmt *stmt, struct user_rec *u)
 {
     memset(u, 0, sizeof *u);
     u->id = sqlite3_column_int64(stmt, 0);
@@ -493,7 +452,7 @@ static void sq__read_user(sqlite3_stmt *stmt, struct user_rec *u)
 }
 
 /* Steps a statement expected to yield at most one user row. */
-static enum store_rc sq__fetch_user(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
+enum store_rc sq__fetch_user(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
                                     struct user_rec *u)
 {
     int src = sqlite3_step(stmt);
@@ -592,124 +551,6 @@ static void sq__user_by_id(struct store *st, int64_t id, store_user_cb cb, void 
         cb(arg, rc, rc == STORE_OK ? &u : NULL);
 }
 
-/* ---- federated users --------------------------------------------------- */
-
-/* Steps a statement that yields at most one integer. */
-static enum store_rc sq__fetch_id(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
-                                  int64_t *id)
-{
-    int src = sqlite3_step(stmt);
-    if (src == SQLITE_ROW) {
-        *id = sqlite3_column_int64(stmt, 0);
-        return STORE_OK;
-    }
-    return src == SQLITE_DONE ? STORE_NOT_FOUND : sq__fail(s, op, src);
-}
-
-/* The sign-in name of a federated user: unique per identity, and not a name
- * anyone types (it never has a password anyway). */
-static void sq__federated_name(const char *issuer, const char *subject, char out[48])
-{
-    uint8_t h[32];
-    mbedtls_sha256_context c;
-    mbedtls_sha256_init(&c);
-    mbedtls_sha256_starts_ret(&c, 0);
-    mbedtls_sha256_update_ret(&c, (const uint8_t *)issuer, strlen(issuer) + 1); /* with NUL */
-    mbedtls_sha256_update_ret(&c, (const uint8_t *)subject, strlen(subject));
-    mbedtls_sha256_finish_ret(&c, h);
-    mbedtls_sha256_free(&c);
-    memcpy(out, "ext:", 4);
-    b64url_encode(h, sizeof h, out + 4, 44);
-}
-
-/* Finds or creates the user, then sets its display name: all inside the
- * turn's transaction, so a crash leaves either the whole new user or none.
- * A user row left by an identity insert that failed is adopted by name. */
-static enum store_rc sq__federated_id(struct sqlite_store *s, const char *issuer,
-                                      const char *subject, const char *display, int64_t *id)
-{
-    const char *op = "user_federated";
-    struct sq_binder b = {s->stmt[SQ_IDENT_GET], 0, SQLITE_OK};
-    sq__bind_text(&b, issuer, FED_ISSUER_MAX + 1);
-    sq__bind_text(&b, subject, FED_SUBJECT_MAX + 1);
-    enum store_rc rc = b.rc == SQLITE_OK ? sq__fetch_id(s, b.stmt, op, id) : sq__fail(s, op, b.rc);
-    sq__reset(b.stmt);
-    if (rc == STORE_OK) {
-        if (sq__begin_write(s, op))
-            return STORE_ERROR;
-        b = (struct sq_binder){s->stmt[SQ_DISPLAY_NAME_SET], 0, SQLITE_OK};
-        sq__bind_int(&b, *id);
-        sq__bind_text(&b, display, USER_NAME_MAX + 1);
-        int src = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
-        sq__reset(b.stmt);
-        return src == SQLITE_DONE ? STORE_OK : sq__fail(s, op, src);
-    }
-    if (rc != STORE_NOT_FOUND || sq__begin_write(s, op))
-        return STORE_ERROR;
-    char name[48];
-    sq__federated_name(issuer, subject, name);
-    b = (struct sq_binder){s->stmt[SQ_FED_USER_INSERT], 0, SQLITE_OK};
-    sq__bind_text(&b, name, sizeof name);
-    sq__bind_text(&b, display, USER_NAME_MAX + 1);
-    sq__bind_int(&b, clock_now_ms());
-    int src = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
-    sq__reset(b.stmt);
-    if (src == SQLITE_DONE) {
-        *id = sqlite3_last_insert_rowid(s->db);
-    } else if (src == SQLITE_CONSTRAINT_UNIQUE) {
-        b = (struct sq_binder){s->stmt[SQ_FED_USER_ID], 0, SQLITE_OK};
-        sq__bind_text(&b, name, sizeof name);
-        rc = b.rc == SQLITE_OK ? sq__fetch_id(s, b.stmt, op, id) : sq__fail(s, op, b.rc);
-        sq__reset(b.stmt);
-        if (rc)
-            return STORE_ERROR;
-    } else {
-        return sq__fail(s, op, src);
-    }
-    b = (struct sq_binder){s->stmt[SQ_IDENT_INSERT], 0, SQLITE_OK};
-    sq__bind_text(&b, issuer, FED_ISSUER_MAX + 1);
-    sq__bind_text(&b, subject, FED_SUBJECT_MAX + 1);
-    sq__bind_int(&b, *id);
-    sq__bind_int(&b, clock_now_ms());
-    src = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
-    sq__reset(b.stmt);
-    return src == SQLITE_DONE ? STORE_OK : sq__fail(s, op, src);
-}
-
-static void sq__user_federated(struct store *st, const char *issuer, const char *subject,
-                               const char *display_name, store_user_cb cb, void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    enum store_rc rc = STORE_ERROR;
-    struct user_rec u;
-    int64_t id = 0;
-    memset(&u, 0, sizeof u);
-    if (!issuer || !subject || !display_name || !*issuer || !*subject || !*display_name ||
-        strlen(issuer) > FED_ISSUER_MAX || strlen(subject) > FED_SUBJECT_MAX ||
-        strlen(display_name) > USER_NAME_MAX) {
-        log_error("store: user_federated: empty or too long issuer, subject or name");
-        goto done;
-    }
-    rc = sq__federated_id(s, issuer, subject, display_name, &id);
-    if (rc == STORE_OK) {
-        sqlite3_stmt *stmt = s->stmt[SQ_USER_BY_ID];
-        int src = sqlite3_bind_int64(stmt, 1, id);
-        rc = src == SQLITE_OK ? sq__fetch_user(s, stmt, "user_federated", &u)
-                              : sq__fail(s, "user_federated", src);
-        sq__reset(stmt);
-        if (rc == STORE_NOT_FOUND)
-            rc = STORE_ERROR;
-    }
-done:
-    sq__settle(s, rc);
-    struct sqlite_held h = {.kind = SQLITE_HELD_USER, .cb.user = cb, .arg = arg, .rc = rc,
-                            .user = u};
-    sqlite_group_commit_complete(s->gc, &h);
-}
-
-/* One UPDATE … RETURNING, so the increment and the value read back are one
- * atomic step. It is stepped to SQLITE_DONE because that is where the commit
- * happens and where a commit failure would show. */
 static void sq__user_bump_version(struct store *st, int64_t id, store_int_cb cb, void *arg)
 {
     struct sqlite_store *s = sq__from(st);
@@ -739,202 +580,6 @@ done:
     struct sqlite_held h = {.kind = SQLITE_HELD_INT, .cb.num = cb, .arg = arg, .rc = rc,
                             .value = value};
     sqlite_group_commit_complete(s->gc, &h);
-}
-
-/* ---- sessions ----------------------------------------------------------- */
-
-static void sq__read_session(sqlite3_stmt *stmt, struct session_rec *r)
-{
-    memset(r, 0, sizeof *r);
-    sq__col_text(stmt, 0, r->sid, sizeof r->sid);
-    r->user_id = sqlite3_column_int64(stmt, 1);
-    sq__col_text(stmt, 2, r->kind, sizeof r->kind);
-    r->created_at = sqlite3_column_int64(stmt, 3);
-    r->last_used_at = sqlite3_column_int64(stmt, 4);
-    sq__col_text(stmt, 5, r->ip, sizeof r->ip);
-    sq__col_text(stmt, 6, r->user_agent, sizeof r->user_agent);
-    r->ver = sqlite3_column_int64(stmt, 7);
-    r->revoked = sqlite3_column_int64(stmt, 8) != 0;
-    const unsigned char *why = sqlite3_column_text(stmt, 9);
-    r->revoke_reason = why ? session_end_parse((const char *)why,
-                                               (size_t)sqlite3_column_bytes(stmt, 9))
-                           : SESSION_LIVE;
-    sq__col_text(stmt, 10, r->cur_jti, sizeof r->cur_jti);
-    sq__col_text(stmt, 11, r->prev_jti, sizeof r->prev_jti);
-    r->rotated_at = sqlite3_column_int64(stmt, 12);
-    r->refresh_exp = sqlite3_column_int64(stmt, 13);
-    sq__col_text(stmt, 14, r->last_access, sizeof r->last_access);
-    sq__col_text(stmt, 15, r->last_refresh, sizeof r->last_refresh);
-    r->last_access_exp = sqlite3_column_int64(stmt, 16);
-    r->rev = sqlite3_column_int64(stmt, 17);
-    sq__col_text(stmt, 18, r->client_id, sizeof r->client_id);
-}
-
-/* Whether a session row exists (to tell a stale revision from a missing
- * row after an update changed nothing). */
-static enum store_rc sq__session_exists(struct sqlite_store *s, const char *sid)
-{
-    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_GET];
-    int src = sqlite3_bind_text(stmt, 1, sid, -1, SQLITE_STATIC);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(stmt);
-    enum store_rc rc = src == SQLITE_ROW    ? STORE_OK
-                       : src == SQLITE_DONE ? STORE_NOT_FOUND
-                                            : sq__fail(s, "session_put", src);
-    sq__reset(stmt);
-    return rc;
-}
-
-/* The compare-and-set of store.h. A session whose user does not exist is
- * refused by the foreign key and reported as NOT_FOUND (the user is what was
- * not found). */
-static void sq__session_put(struct store *st, const struct session_rec *r, store_done_cb cb,
-                            void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    enum store_rc rc = STORE_ERROR;
-
-    if (!r || !r->sid[0] || strnlen(r->sid, SID_MAX) == SID_MAX) {
-        log_error("store: session_put: no session id");
-        goto done;
-    }
-    rc = sq__begin_write(s, "session_put");
-    if (rc)
-        goto done;
-    bool insert = r->rev == 0;
-    sqlite3_stmt *stmt = s->stmt[insert ? SQ_SESSION_INSERT : SQ_SESSION_UPDATE];
-    struct sq_binder b = {stmt, 0, SQLITE_OK};
-    sq__bind_text(&b, r->sid, sizeof r->sid);
-    sq__bind_int(&b, r->user_id);
-    sq__bind_text(&b, r->kind, sizeof r->kind);
-    sq__bind_int(&b, r->created_at);
-    sq__bind_int(&b, r->last_used_at);
-    sq__bind_text(&b, r->ip, sizeof r->ip);
-    sq__bind_text(&b, r->user_agent, sizeof r->user_agent);
-    sq__bind_int(&b, r->ver);
-    sq__bind_int(&b, r->revoked ? 1 : 0);
-    const char *why = session_end_name(r->revoke_reason);
-    sq__bind_text(&b, why, strlen(why) + 1);
-    sq__bind_text(&b, r->cur_jti, sizeof r->cur_jti);
-    sq__bind_text(&b, r->prev_jti, sizeof r->prev_jti);
-    sq__bind_int(&b, r->rotated_at);
-    sq__bind_int(&b, r->refresh_exp);
-    sq__bind_text(&b, r->last_access, sizeof r->last_access);
-    sq__bind_text(&b, r->last_refresh, sizeof r->last_refresh);
-    sq__bind_int(&b, r->last_access_exp);
-    sq__bind_text(&b, r->client_id, sizeof r->client_id);
-    if (!insert)
-        sq__bind_int(&b, r->rev);
-    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-    int changed = sqlite3_changes(s->db);
-    if (src == SQLITE_DONE)
-        rc = STORE_OK;
-    else if (src == SQLITE_CONSTRAINT_FOREIGNKEY)
-        rc = STORE_NOT_FOUND;
-    else if (src == SQLITE_CONSTRAINT_PRIMARYKEY)
-        rc = STORE_CONFLICT;
-    else
-        rc = sq__fail(s, "session_put", src);
-    sq__reset(stmt);
-    if (rc == STORE_OK && !insert && changed == 0) {
-        rc = sq__session_exists(s, r->sid);
-        if (rc == STORE_OK)
-            rc = STORE_CONFLICT;
-    }
-done:
-    sq__settle(s, rc);
-    sq__write_done(s, cb, arg, rc);
-}
-
-/* The record is ~4.8 KB (two whole tokens ride along), so it lives on the
- * heap rather than the event loop's stack. */
-static void sq__session_get(struct store *st, const char *sid, store_session_cb cb, void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_GET];
-    enum store_rc rc = STORE_NOT_FOUND;
-    struct session_rec *r = NULL;
-
-    if (!sid || !*sid || strnlen(sid, SID_MAX) == SID_MAX)
-        goto done; /* session_put never stores such an id */
-    r = malloc(sizeof *r);
-    if (!r) {
-        log_error("store: session_get: out of memory");
-        rc = STORE_ERROR;
-        goto done;
-    }
-    int src = sqlite3_bind_text(stmt, 1, sid, -1, SQLITE_STATIC);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(stmt);
-    if (src == SQLITE_ROW) {
-        sq__read_session(stmt, r);
-        rc = STORE_OK;
-    } else if (src != SQLITE_DONE) {
-        rc = sq__fail(s, "session_get", src);
-    }
-    sq__reset(stmt);
-done:
-    sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc, rc == STORE_OK ? r : NULL);
-    free(r);
-}
-
-/* Rows are copied into one heap array of SQ_LIST_MAX records (~480 KB of
- * address space, of which only the rows written get touched) so the
- * statement is reset before the callback runs. */
-static void sq__session_list(struct store *st, int64_t user_id, store_sessions_cb cb, void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_LIST];
-    enum store_rc rc = STORE_OK;
-    int n = 0;
-    struct session_rec *rows = malloc(SQ_LIST_MAX * sizeof *rows);
-
-    if (!rows) {
-        log_error("store: session_list: out of memory");
-        rc = STORE_ERROR;
-        goto done;
-    }
-    struct sq_binder b = {stmt, 0, SQLITE_OK};
-    sq__bind_int(&b, user_id);
-    sq__bind_int(&b, SQ_LIST_MAX);
-    int src = b.rc;
-    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && n < SQ_LIST_MAX) {
-        sq__read_session(stmt, &rows[n++]);
-        src = SQLITE_OK;
-    }
-    if (src != SQLITE_DONE && src != SQLITE_ROW) {
-        rc = sq__fail(s, "session_list", src);
-        n = 0;
-    }
-    sq__reset(stmt);
-done:
-    sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc, rc == STORE_OK ? rows : NULL, n);
-    free(rows);
-}
-
-static void sq__session_revoke_user(struct store *st, int64_t user_id, enum session_end reason,
-                                    store_done_cb cb, void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_REVOKE_USER];
-    enum store_rc rc;
-    const char *why = session_end_name(reason);
-
-    rc = sq__begin_write(s, "session_revoke_user");
-    if (rc == STORE_OK) {
-        struct sq_binder b = {stmt, 0, SQLITE_OK};
-        sq__bind_int(&b, user_id);
-        sq__bind_text(&b, why, strlen(why) + 1);
-        int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-        rc = src == SQLITE_DONE ? STORE_OK : sq__fail(s, "session_revoke_user", src);
-        sq__reset(stmt);
-    }
-    sq__settle(s, rc);
-    sq__write_done(s, cb, arg, rc);
 }
 
 /* ---- audit -------------------------------------------------------------- */
@@ -1016,183 +661,6 @@ static void sq__audit_recent(struct store *st, int64_t user_id, int limit, store
     }
     if (src != SQLITE_DONE && src != SQLITE_ROW) {
         rc = sq__fail(s, "audit_recent", src);
-        n = 0;
-    }
-    sq__reset(stmt);
-done:
-    sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc, rc == STORE_OK ? rows : NULL, n);
-    free(rows);
-}
-
-/* ---- OAuth records ------------------------------------------------------ */
-
-static bool sq__oauth_names_ok(const char *kind, const char *key)
-{
-    return kind && key && *kind && *key && strnlen(kind, OAUTH_KIND_MAX) < OAUTH_KIND_MAX &&
-           strnlen(key, OAUTH_KEY_MAX) < OAUTH_KEY_MAX;
-}
-
-/* Whether a live record has the key (to tell a stale revision from a gone
- * record after an update changed nothing). */
-static enum store_rc sq__oauth_exists(struct sqlite_store *s, const char *kind, const char *key)
-{
-    sqlite3_stmt *stmt = s->stmt[SQ_OAUTH_GET];
-    struct sq_binder b = {stmt, 0, SQLITE_OK};
-    sq__bind_text(&b, kind, OAUTH_KIND_MAX);
-    sq__bind_text(&b, key, OAUTH_KEY_MAX);
-    sq__bind_int(&b, clock_now_ms());
-    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-    enum store_rc rc = src == SQLITE_ROW    ? STORE_OK
-                       : src == SQLITE_DONE ? STORE_NOT_FOUND
-                                            : sq__fail(s, "oauth_put", src);
-    sq__reset(stmt);
-    return rc;
-}
-
-static void sq__oauth_put(struct store *st, const struct oauth_rec *r, store_done_cb cb,
-                          void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    enum store_rc rc = STORE_ERROR;
-    int64_t now = clock_now_ms();
-
-    if (!r || !sq__oauth_names_ok(r->kind, r->key)) {
-        log_error("store: oauth_put: no kind or key");
-        goto done;
-    }
-    rc = sq__begin_write(s, "oauth_put");
-    if (rc)
-        goto done;
-    bool insert = r->rev == 0;
-    if (insert) {
-        sqlite3_stmt *purge = s->stmt[SQ_OAUTH_PURGE];
-        int src = sqlite3_bind_int64(purge, 1, now);
-        if (src == SQLITE_OK)
-            src = sqlite3_step(purge);
-        sq__reset(purge);
-        if (src != SQLITE_DONE) {
-            rc = sq__fail(s, "oauth_put", src);
-            goto done;
-        }
-    }
-    sqlite3_stmt *stmt = s->stmt[insert ? SQ_OAUTH_INSERT : SQ_OAUTH_UPDATE];
-    struct sq_binder b = {stmt, 0, SQLITE_OK};
-    sq__bind_text(&b, r->kind, sizeof r->kind);
-    sq__bind_text(&b, r->key, sizeof r->key);
-    sq__bind_text(&b, r->value, sizeof r->value);
-    sq__bind_int(&b, r->expires_at);
-    if (!insert)
-        sq__bind_int(&b, r->rev);
-    sq__bind_int(&b, now);
-    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-    int changed = sqlite3_changes(s->db);
-    rc = src == SQLITE_DONE ? STORE_OK : sq__fail(s, "oauth_put", src);
-    sq__reset(stmt);
-    if (rc == STORE_OK && changed == 0) {
-        if (insert)
-            rc = STORE_CONFLICT;
-        else if ((rc = sq__oauth_exists(s, r->kind, r->key)) == STORE_OK)
-            rc = STORE_CONFLICT;
-    }
-done:
-    sq__settle(s, rc);
-    sq__write_done(s, cb, arg, rc);
-}
-
-static void sq__read_oauth(sqlite3_stmt *stmt, struct oauth_rec *r)
-{
-    memset(r, 0, sizeof *r);
-    sq__col_text(stmt, 0, r->kind, sizeof r->kind);
-    sq__col_text(stmt, 1, r->key, sizeof r->key);
-    sq__col_text(stmt, 2, r->value, sizeof r->value);
-    r->expires_at = sqlite3_column_int64(stmt, 3);
-    r->rev = sqlite3_column_int64(stmt, 4);
-}
-
-/* The record is ~4 KB: on the heap, not the loop's stack. */
-static void sq__oauth_get(struct store *st, const char *kind, const char *key,
-                          store_oauth_cb cb, void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    sqlite3_stmt *stmt = s->stmt[SQ_OAUTH_GET];
-    enum store_rc rc = STORE_NOT_FOUND;
-    struct oauth_rec *r = NULL;
-
-    if (!sq__oauth_names_ok(kind, key))
-        goto done; /* oauth_put never stores such a key */
-    if (!(r = malloc(sizeof *r))) {
-        rc = STORE_ERROR;
-        goto done;
-    }
-    struct sq_binder b = {stmt, 0, SQLITE_OK};
-    sq__bind_text(&b, kind, OAUTH_KIND_MAX);
-    sq__bind_text(&b, key, OAUTH_KEY_MAX);
-    sq__bind_int(&b, clock_now_ms());
-    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-    if (src == SQLITE_ROW) {
-        sq__read_oauth(stmt, r);
-        rc = STORE_OK;
-    } else if (src != SQLITE_DONE) {
-        rc = sq__fail(s, "oauth_get", src);
-    }
-    sq__reset(stmt);
-done:
-    sq__settle(s, rc);
-    if (cb)
-        cb(arg, rc, rc == STORE_OK ? r : NULL);
-    free(r);
-}
-
-static void sq__oauth_del(struct store *st, const char *kind, const char *key,
-                          store_done_cb cb, void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    sqlite3_stmt *stmt = s->stmt[SQ_OAUTH_DEL];
-    enum store_rc rc = STORE_NOT_FOUND;
-
-    if (!sq__oauth_names_ok(kind, key))
-        goto done;
-    rc = sq__begin_write(s, "oauth_del");
-    if (rc)
-        goto done;
-    struct sq_binder b = {stmt, 0, SQLITE_OK};
-    sq__bind_text(&b, kind, OAUTH_KIND_MAX);
-    sq__bind_text(&b, key, OAUTH_KEY_MAX);
-    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-    if (src == SQLITE_DONE)
-        rc = sqlite3_changes(s->db) ? STORE_OK : STORE_NOT_FOUND;
-    else
-        rc = sq__fail(s, "oauth_del", src);
-    sq__reset(stmt);
-done:
-    sq__settle(s, rc);
-    sq__write_done(s, cb, arg, rc);
-}
-
-static void sq__oauth_list(struct store *st, const char *kind, store_oauths_cb cb, void *arg)
-{
-    struct sqlite_store *s = sq__from(st);
-    sqlite3_stmt *stmt = s->stmt[SQ_OAUTH_LIST];
-    enum store_rc rc = STORE_OK;
-    int n = 0;
-    struct oauth_rec *rows = malloc(SQ_LIST_MAX * sizeof *rows);
-
-    if (!rows) {
-        rc = STORE_ERROR;
-        goto done;
-    }
-    struct sq_binder b = {stmt, 0, SQLITE_OK};
-    sq__bind_text(&b, kind ? kind : "", OAUTH_KIND_MAX);
-    sq__bind_int(&b, SQ_LIST_MAX);
-    int src = b.rc;
-    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && n < SQ_LIST_MAX) {
-        sq__read_oauth(stmt, &rows[n++]);
-        src = SQLITE_OK;
-    }
-    if (src != SQLITE_DONE && src != SQLITE_ROW) {
-        rc = sq__fail(s, "oauth_list", src);
         n = 0;
     }
     sq__reset(stmt);

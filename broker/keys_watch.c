@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "log.h"
 #include "workers.h"
 
@@ -21,6 +22,28 @@ void keys_watch_signal(void) { reload_requested = 1; }
 static struct keys_dir_stamp keys_stamp;
 static int keys_watch_countdown = KEYS_WATCH_EVERY_S;
 static bool reload_running, reload_again;
+
+/* Callers of keys_watch_unknown_kid waiting for the reload under way. */
+struct kid_waiter {
+    struct kid_waiter *next;
+    void (*done)(void *arg);
+    void *arg;
+};
+static struct kid_waiter *kid_waiters;
+static int64_t kid_reload_at; /* ms of the last reload an unknown kid asked for */
+#define KID_RELOAD_EVERY_MS 1000
+
+static void kid_waiters_answer(void)
+{
+    struct kid_waiter *w = kid_waiters;
+    kid_waiters = NULL;
+    while (w) {
+        struct kid_waiter *next = w->next;
+        w->done(w->arg);
+        free(w);
+        w = next;
+    }
+}
 
 struct keys_reload_job {
     struct work work;
@@ -55,7 +78,9 @@ static void keys_reload_done(struct work *w)
     if (reload_again) {
         reload_again = false;
         keys_reload_begin();
+        return; /* the waiters want what the last read finds */
     }
+    kid_waiters_answer();
 }
 
 /* One reload at a time; a request while one runs queues exactly one more,
@@ -69,6 +94,7 @@ static void keys_reload_begin(void)
     struct keys_reload_job *j = calloc(1, sizeof *j);
     if (!j) {
         log_error("keys: reload: out of memory");
+        kid_waiters_answer();
         return;
     }
     j->work.run = keys_reload_run;
@@ -125,6 +151,26 @@ void keys_watch_start(void)
         return;
     if (keys_stamp.es256_files != broker.keys.access.count)
         keys_reload_request("the keys directory changed during start-up");
+}
+
+void keys_watch_unknown_kid(void (*done)(void *arg), void *arg)
+{
+    int64_t now = clock_now_ms();
+    bool recent = kid_reload_at && now - kid_reload_at < KID_RELOAD_EVERY_MS;
+    struct kid_waiter *w = NULL;
+    if (broker.cfg.access_alg != JWT_ES256 || (recent && !reload_running) ||
+        !(w = malloc(sizeof *w))) {
+        done(arg); /* nothing new to read, or read a moment ago */
+        return;
+    }
+    w->done = done;
+    w->arg = arg;
+    w->next = kid_waiters;
+    kid_waiters = w;
+    if (reload_running)
+        return; /* answered when it is in */
+    kid_reload_at = now;
+    keys_reload_request("a token names a key this node does not have");
 }
 
 void keys_watch_tick(void)

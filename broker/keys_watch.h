@@ -14,4 +14,13 @@ void keys_watch_check_signal(void);
 /* Loop thread, once a second: the signal, and every few seconds the directory. */
 void keys_watch_tick(void);
 
+/* A token named a kid we do not have. Another node sharing the keys
+ * directory may have made a new key current a moment ago (`keygen`, then
+ * SIGHUP on that node only): this node would see it within seconds, and
+ * meanwhile refuse the other node's fresh tokens. So the keys are read again
+ * now — at most once a second, whatever tokens arrive — and done(arg) runs
+ * on the loop once that read is in (at once when the last one is too
+ * recent). Loop thread. */
+void keys_watch_unknown_kid(void (*done)(void *arg), void *arg);
+
 #endif

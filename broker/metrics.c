@@ -11,7 +11,7 @@ static const char *const conn_kinds[CONN_KIND__N] = {"anonymous", "pc", "authent
 static const char *const ticket_outcomes[MT__N] = {
     "created", "rotated", "scanned", "confirmed", "denied", "expired", "cancelled", "code_mismatch"};
 static const char *const refresh_results[MR__N] = {
-    "ok", "grace", "rate_limited", "reused", "expired", "revoked", "invalid"};
+    "ok", "grace", "rate_limited", "reused", "expired", "revoked", "invalid", "internal"};
 
 struct out {
     char *p;

@@ -16,7 +16,9 @@ enum metric_ticket {
 };
 
 enum metric_refresh {
-    MR_OK, MR_GRACE, MR_RATE_LIMITED, MR_REUSED, MR_EXPIRED, MR_REVOKED, MR_INVALID, MR__N
+    MR_OK, MR_GRACE, MR_RATE_LIMITED, MR_REUSED, MR_EXPIRED, MR_REVOKED, MR_INVALID,
+    MR_INTERNAL, /* answered internal: the store failed (the token may be fine) */
+    MR__N
 };
 
 /* Latency histograms: confirm received → `login` written to the PC's socket,

@@ -101,7 +101,7 @@ static void authenticated(void *arg, enum oidc_auth_rc rc, const struct oidc_cli
      * the worker pool). */
     enum token_check tc = tokens_check_refresh(&broker.keys, &broker.tp, x->token, (size_t)n,
                                                clock_now_s(), &x->c);
-    if (tc != TOKEN_INVALID) {
+    if (tc == TOKEN_VALID || tc == TOKEN_EXPIRED) {
         broker.store->ops->session_get(broker.store, x->c.sid, session_read, x);
         return;
     }

@@ -9,6 +9,7 @@
 
 #include "broker.h"
 #include "clock.h"
+#include "keys_watch.h"
 #include "log.h"
 #include "metrics.h"
 #include "rng.h"
@@ -257,6 +258,7 @@ struct access_job {
     size_t len;
     int64_t now;
     enum token_check result;
+    bool rechecked; /* after the keys were read again for an unknown kid */
     struct claims c;
     sessions_access_cb cb;
     void *arg;
@@ -293,9 +295,22 @@ static void access_session_cb(void *arg, enum store_rc rc, const struct session_
     broker.store->ops->user_by_id(broker.store, s->user_id, access_user_cb, j);
 }
 
+/* The keys were read again: check the token once more. */
+static void access_recheck(void *arg)
+{
+    struct access_job *j = arg;
+    j->rechecked = true;
+    workers_submit(&j->work);
+}
+
 static void access_done(struct work *w)
 {
     struct access_job *j = (struct access_job *)w;
+    if (j->result == TOKEN_UNKNOWN_KID && !j->rechecked) {
+        /* maybe a key another node made current a moment ago */
+        keys_watch_unknown_kid(access_recheck, j);
+        return;
+    }
     if (j->result != TOKEN_VALID) {
         j->cb(j->arg, j->result == TOKEN_EXPIRED ? E_TOKEN_EXPIRED : E_INVALID_TOKEN, NULL);
         free(j);

@@ -98,8 +98,9 @@ static void inflight_finish(struct inflight *f, enum api_err err, const struct i
     struct refresh_ctx *x = f->waiters;
     while (x) {
         struct refresh_ctx *next = x->next;
-        if (!err)
-            metrics.refresh[x->grace ? MR_GRACE : MR_OK]++;
+        metrics.refresh[!err ? (x->grace ? MR_GRACE : MR_OK)
+                        : err == E_SESSION_REVOKED ? MR_REVOKED
+                                                   : MR_INTERNAL]++;
         x->cb(x->arg, err, is, 0);
         free(x);
         x = next;
@@ -120,7 +121,7 @@ static void inflight_retry(struct inflight *f)
         if (++x->conflicts > REFRESH_MAX_CONFLICTS) {
             log_warn("session %s: refresh lost %d concurrent writes, giving up", x->c.sid,
                      x->conflicts);
-            refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+            refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
         } else {
             refresh_read(x);
         }
@@ -305,7 +306,7 @@ static void refresh_rotate(struct refresh_ctx *x, const struct user_rec *u)
     if (!f || !rx || rng_token(JTI_BYTES, f->new_jti, sizeof f->new_jti) < 0) {
         free(f);
         free(rx);
-        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
         return;
     }
     str_copy(f->sid, sizeof f->sid, r->sid);
@@ -313,7 +314,7 @@ static void refresh_rotate(struct refresh_ctx *x, const struct user_rec *u)
     if (hmap_insert(&inflights, &f->node, hmap_hash_bytes(f->sid, strlen(f->sid)))) {
         free(f);
         free(rx);
-        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
         return;
     }
     inflight_join(f, x, false);
@@ -369,7 +370,7 @@ static void refresh_wait_pair(struct refresh_ctx *x)
 {
     int64_t now = clock_now_ms();
     if (!broker.cfg.cluster || !broker.ctx) {
-        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
         return;
     }
     if (!x->wait_until)
@@ -377,7 +378,7 @@ static void refresh_wait_pair(struct refresh_ctx *x)
     if (now >= x->wait_until) {
         log_warn("session %s: the rotation that retired this token never stored its pair",
                  x->rec.sid);
-        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
         return;
     }
     x->next = pollers;
@@ -398,7 +399,7 @@ static void answer_with_stored_pair(struct refresh_ctx *x, const struct user_rec
     int64_t now = clock_now_s();
     struct issued *is = calloc(1, sizeof *is);
     if (!is) {
-        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
         return;
     }
     str_copy(is->sid, sizeof is->sid, r->sid);
@@ -479,7 +480,7 @@ static void refresh_user_cb(void *arg, enum store_rc rc, const struct user_rec *
         return;
     }
     if (rc) {
-        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
         return;
     }
     if (x->c.ver < u->token_version) {
@@ -497,7 +498,7 @@ static void refresh_session_cb(void *arg, enum store_rc rc, const struct session
         return;
     }
     if (rc) {
-        refresh_fail(x, E_INTERNAL, MR_INVALID, 0);
+        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
         return;
     }
     x->rec = *s;

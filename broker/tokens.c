@@ -107,6 +107,8 @@ static enum token_check check(const struct keyring *kr, const char *typ,
     keys_read_lock();
     enum jwt_status st = jwt_verify(kr, token, len, typ, payload, sizeof payload - 1, &plen);
     keys_read_unlock();
+    if (st == JWT_UNKNOWN_KID)
+        return TOKEN_UNKNOWN_KID;
     if (st != JWT_OK)
         return TOKEN_INVALID;
     payload[plen] = '\0';

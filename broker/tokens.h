@@ -57,6 +57,9 @@ enum token_check {
     TOKEN_VALID = 0,
     TOKEN_INVALID, /* signature, typ, alg, kid, issuer, audience, malformed claims */
     TOKEN_EXPIRED, /* exp + leeway <= now */
+    /* signed with a kid not in our keys (yet: another node may have made a
+     * new key current a moment ago, keys_watch_unknown_kid) */
+    TOKEN_UNKNOWN_KID,
 };
 
 /* Verify signature and claims. An access token's client_id is the

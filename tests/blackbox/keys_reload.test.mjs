@@ -3,9 +3,12 @@
 // and without any signal through its watch on the directory. Either way the JWKS gains the
 // new kid, the next access token is signed with it and verifies against the served JWKS,
 // and tokens signed before keep working.
+import { createPrivateKey } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   test, after, assert, startBroker, stopAll, runCli, phoneLogin, jwks, decodeHeader,
-  verifyAccess, apiMe, qrLogin, sleep,
+  verifyAccess, apiMe, qrLogin, sleep, jose, decodeJwt,
 } from './harness.mjs';
 
 after(stopAll);
@@ -107,3 +110,31 @@ test('no signal: the keys directory watch picks keygen up', async () => {
   phone.close();
   await broker.dispose();
 });
+
+// Nodes of a cluster share the keys directory, and one of them may make a new key current
+// (keygen, then SIGHUP to that node only) seconds before the others look at the directory.
+// A token that node signs must not be refused meanwhile: a kid this broker does not know
+// makes it read the keys again at once (at most once a second) and check the token again.
+// Here the "other node" is the test itself, signing with the key keygen just wrote.
+test('a token signed with a key made current elsewhere a moment ago is accepted at once', async () => {
+  const broker = await startBroker({ users: [['kim', 'kim-pw-1']] });
+  const { ws, auth } = await phoneLogin(broker, 'kim', 'kim-pw-1');
+  const kid = await keygen(broker);
+  const dir = path.join(broker.dataDir, 'keys');
+  const newest = readdirSync(dir).filter((f) => /^es256-.*\.pem$/.test(f)).sort().at(-1);
+  const key = createPrivateKey(readFileSync(path.join(dir, newest)));
+  // the claims of the broker's own token, signed by the new key
+  const token = await new jose.SignJWT(decodeJwt(auth.access_token))
+    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
+    .sign(key);
+  const me = await apiMe(broker, token);
+  assert.equal(me.status, 200, `a fresh key's token was refused: ${me.body}`);
+  assert.equal(me.json.sid, auth.session_id);
+  // and one whose kid no key has is still refused (after the one reload it may cause)
+  const forged = await new jose.SignJWT(decodeJwt(auth.access_token))
+    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'A'.repeat(43) })
+    .sign(key);
+  assert.equal((await apiMe(broker, forged)).status, 401);
+  ws.close();
+});
+

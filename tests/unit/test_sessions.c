@@ -27,6 +27,7 @@
 #include "errors.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "password.h"
 #include "rng.h"
 #include "sessions.h"
@@ -1388,11 +1389,16 @@ static void test_lost_commit_without_pair(void **state)
     at(0);
     struct res c = do_create(&user, "app");
     at(INTERVAL * 1000 + 1);
+    int64_t internal = metrics.refresh[MR_INTERNAL], invalid = metrics.refresh[MR_INVALID];
     arm_race(false);
     struct res r = do_refresh(c.is.refresh);
     disarm_race();
     assert_int_equal(r.err, E_INTERNAL);
     assert_false(get_session(c.is.sid).revoked);
+    /* counted as what it was — the store could not say — not as a bad token,
+     * which an operator would read as forgeries */
+    assert_int_equal(metrics.refresh[MR_INTERNAL], internal + 1);
+    assert_int_equal(metrics.refresh[MR_INVALID], invalid);
 }
 
 int main(void)

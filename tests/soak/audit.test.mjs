@@ -52,7 +52,7 @@ function cleanRun() {
     ]),
   };
   // the broker counts the rotation as ok, the duplicates as grace
-  const metrics = { refresh: { ok: 3, grace: 2, revoked: 1 }, logins_web: 2, bad_requests: 0 };
+  const metrics = { refresh: { ok: 3, grace: 2, revoked: 1 }, logins_web: 2, bad_requests: 0, auth_failures: 0 };
   const q = (rss, fds) => ({ rss, fds });
   const resources = [{ label: 'n0', pid: 1, q0: q(8 * MiB, 20), q1: q(9 * MiB, 21), q2: q(9 * MiB, 21) }];
   return { history, store, metrics, resources };
@@ -135,6 +135,12 @@ test('planted: a request left without an answer or a close', () => {
   assert.deepEqual(reported(run), ['no request unanswered']);
 });
 
+test('planted: a token the broker issued refused as invalid (after a key rotation, say)', () => {
+  const run = cleanRun();
+  run.history.requests.push({ type: 'session.attach', node: 'n1', sentAt: 2400, doneAt: 2405, outcome: 'answer', code: 'invalid_token' });
+  assert.deepEqual(reported(run), ['issued tokens accepted']);
+});
+
 test('planted: descriptors and memory that grow with load after the faults', () => {
   const fds = cleanRun();
   fds.resources[0].q2.fds = fds.resources[0].q1.fds + FD_TOLERANCE + 1;
@@ -151,6 +157,9 @@ test('planted: broker counters that disagree with what clients saw', () => {
   const fewer = cleanRun();
   fewer.metrics.logins_web = 1;
   assert.deepEqual(reported(fewer), ['error counters match clients']);
+  const bad = cleanRun();
+  bad.metrics.bad_requests = 3; // the broker rejected frames no client saw rejected
+  assert.deepEqual(reported(bad), ['error counters match clients']);
   // an answer the broker gave after its last scrape before a SIGKILL is allowed for
   const late = cleanRun();
   late.history.refreshes[6].afterScrape = true;

@@ -82,6 +82,7 @@ export class SoakSocket {
         clearTimeout(timer);
         rec.outcome = outcome;
         rec.doneAt = tick();
+        rec.afterScrape = this.afterScrape;
         if (frame && frame.type === 'error') rec.code = frame.code;
         resolve({ outcome, frame, sentAt: rec.sentAt, at: rec.doneAt, afterScrape: this.afterScrape });
       };

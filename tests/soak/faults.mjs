@@ -5,7 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { httpRequest, sleep } from '../blackbox/harness.mjs';
+import { sleep } from '../blackbox/harness.mjs';
+import { request } from './http.mjs';
 import { scrape } from './topology.mjs';
 
 // Redis stopped past the broker's watchdog (REDIS_LINK_TIMEOUT_MS, 3 s in
@@ -31,7 +32,7 @@ async function waitHealthy(topo, deadlineMs = 30000) {
   for (const n of topo.nodes) {
     for (;;) {
       try {
-        if ((await httpRequest(`${n.url}/healthz`, { timeoutMs: 2000 })).status === 200) break;
+        if ((await request(`${n.url}/healthz`, { timeoutMs: 2000 })).status === 200) break;
       } catch { /* not yet */ }
       if (Date.now() > deadline) throw new Error(`${n.label} not healthy ${deadlineMs} ms after a fault`);
       await sleep(100);

@@ -3,7 +3,7 @@
 // (docs/reliability.md). Not part of ctest: `make soak-short` (about 2 minutes, the last
 // step of `make test`) and `make soak SOAK_MINUTES=10` (by hand).
 //
-//   node tests/soak/soak.mjs [--seconds N] [--only single|cluster] [--out DIR]
+//   node tests/soak/soak.mjs [--seconds N] [--only single|cluster] [--users N] [--out DIR]
 //
 // For each topology (one SQLite node, then three nodes on one Redis):
 //   warm-up load -> quiet point q0 -> load + faults for N s -> quiet point q1
@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../blackbox/harness.mjs';
-import { audit, INVARIANTS } from './audit.mjs';
+import { audit, ANSWER_BOUND_MS, INVARIANTS } from './audit.mjs';
 import { runSchedule } from './faults.mjs';
 import { newHistory } from './history.mjs';
 import { startCluster, startSingle, scrape, sampleProcess, USERS } from './topology.mjs';
@@ -25,21 +25,23 @@ import { startLoad } from './workload.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const o = { seconds: 40, only: null, out: null };
+  const o = { seconds: 40, only: null, out: null, users: 10 };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     if (a === '--seconds') o.seconds = Number(argv[++i]);
     else if (a === '--only') o.only = argv[++i];
     else if (a === '--out') o.out = argv[++i];
+    else if (a === '--users') o.users = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
+  if (!(o.users >= 1 && o.users <= USERS.length)) throw new Error(`--users 1..${USERS.length}`);
   if (!(o.seconds >= 10)) throw new Error('--seconds must be at least 10');
   if (o.only && !['single', 'cluster'].includes(o.only)) throw new Error('--only single|cluster');
   return o;
 }
 
-async function runLoad(topo, history, seconds) {
-  const load = startLoad(topo, history, USERS);
+async function runLoad(topo, history, users, seconds) {
+  const load = startLoad(topo, history, users);
   await sleep(seconds * 1000);
   await load.stop();
 }
@@ -90,27 +92,28 @@ function readStore(topo, history) {
 }
 
 function sumMetrics(scrapes) {
-  const m = { refresh: {}, logins_web: 0, bad_requests: 0 };
+  const m = { refresh: {}, logins_web: 0, bad_requests: 0, auth_failures: 0 };
   for (const s of scrapes) {
     for (const [k, v] of Object.entries(s)) {
       const r = /^qrlogin_refresh_total\{result="([a-z_]+)"\}$/.exec(k);
       if (r) m.refresh[r[1]] = (m.refresh[r[1]] || 0) + v;
       if (k === 'qrlogin_logins_total{kind="web"}') m.logins_web += v;
       if (k === 'qrlogin_bad_requests_total') m.bad_requests += v;
+      if (k === 'qrlogin_auth_failures_total') m.auth_failures += v;
     }
   }
   return m;
 }
 
-async function soakOne(kind, seconds, outDir) {
+async function soakOne(kind, seconds, outDir, users) {
   const started = Date.now();
-  const topo = kind === 'single' ? await startSingle(outDir) : await startCluster(outDir);
+  const topo = kind === 'single' ? await startSingle(outDir, users) : await startCluster(outDir, users);
   const history = newHistory();
   const epochs = [];
   try {
-    await runLoad(topo, history, 5);
+    await runLoad(topo, history, users, 5);
     const q0 = await quietPoint(topo);
-    const load = startLoad(topo, history, USERS);
+    const load = startLoad(topo, history, users);
     let faults;
     try {
       faults = await runSchedule(topo, seconds, epochs).done;
@@ -118,7 +121,7 @@ async function soakOne(kind, seconds, outDir) {
       await load.stop();
     }
     const q1 = await quietPoint(topo);
-    await runLoad(topo, history, Math.max(10, Math.round(seconds / 10)));
+    await runLoad(topo, history, users, Math.max(10, Math.round(seconds / 10)));
     const q2 = await quietPoint(topo);
     const finals = [];
     for (const n of topo.nodes) finals.push(await scrape(n));
@@ -132,11 +135,19 @@ async function soakOne(kind, seconds, outDir) {
     }));
     const result = audit({ history, store, metrics: sumMetrics([...epochs, ...finals]), resources });
     const byType = (t) => history.requests.filter((q) => q.type === t).length;
+    // What each fault did to the clients: requests sent while it lasted (and 2 s after)
+    // answered `internal`, or cut by a close.
+    for (const f of faults) {
+      const hit = history.requests.filter((q) => q.sentAt >= f.start && q.sentAt <= f.end + 2000);
+      f.requests = hit.length;
+      f.internal = hit.filter((q) => q.code === 'internal').length;
+      f.closed = hit.filter((q) => q.outcome === 'closed').length;
+    }
     return {
       kind,
       seconds,
       wallSeconds: Math.round((Date.now() - started) / 1000),
-      users: USERS.length,
+      users: users.length,
       faults,
       load: {
         requests: history.requests.length,
@@ -166,6 +177,11 @@ function printReport(r) {
     const broken = r.violations.filter((v) => v.invariant === name).length;
     console.log(`soak: ${r.kind}:   ${broken ? 'BROKEN' : 'held  '} ${name} (${key} ${r.counts[key]}${broken ? `, ${broken} violations` : ''})`);
   }
+  for (const f of r.faults) {
+    console.log(`soak: ${r.kind}:   fault ${f.type} on ${f.target} for ${f.end - f.start} ms: ${f.requests} requests sent, `
+      + `${f.internal} answered internal, ${f.closed} cut by a close; healthy ${f.recoveredMs} ms after`);
+  }
+  console.log(`soak: ${r.kind}:   slowest answer ${r.counts.max_answer_ms} ms (bound ${ANSWER_BOUND_MS} ms)`);
   for (const v of r.violations.slice(0, 50)) console.log(`soak: ${r.kind}: VIOLATION ${v.invariant}: ${v.detail}`);
   for (const s of r.resources) {
     console.log(`soak: ${r.kind}:   ${s.label} pid ${s.pid}: fds ${s.q0 ? `${s.q0.fds} -> ` : ''}${s.q1.fds} -> ${s.q2.fds}, `
@@ -181,7 +197,7 @@ async function main() {
   const reports = [];
   for (const kind of kinds) {
     console.log(`soak: ${kind}: starting, ${o.seconds} s of faults (logs in ${outDir})`);
-    const r = await soakOne(kind, o.seconds, outDir);
+    const r = await soakOne(kind, o.seconds, outDir, USERS.slice(0, o.users));
     reports.push(r);
     printReport(r);
   }

@@ -8,14 +8,16 @@
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startBroker, runCli, freePort, httpRequest, sleep, PBKDF2 } from '../blackbox/harness.mjs';
+import { startBroker, runCli, freePort, sleep, PBKDF2 } from '../blackbox/harness.mjs';
 import { startRedis } from '../blackbox/redis.mjs';
+import { request } from './http.mjs';
 
 // A refresh every second per session keeps rotations (and their races) frequent; the
 // grace window stays the default, which the clients' retries are sized against.
 const COMMON_ARGS = ['--refresh-interval', '1', '--max-conns-per-ip', '4096', '--log-level', 'info'];
 
-export const USERS = Array.from({ length: 10 }, (_, i) => [`soak-u${i}`, `soak-pw-${i}`]);
+/** Up to 40 accounts, one actor each; the first --users of them are created and used. */
+export const USERS = Array.from({ length: 40 }, (_, i) => [`soak-u${i}`, `soak-pw-${i}`]);
 
 class Node {
   constructor(index, broker, logDir, label) {
@@ -74,7 +76,7 @@ class Node {
 
 /** GET /metrics of one node, parsed to {name{labels}: value}. */
 export async function scrape(node, timeoutMs = 5000) {
-  const r = await httpRequest(`${node.url}/metrics`, { timeoutMs });
+  const r = await request(`${node.url}/metrics`, { timeoutMs });
   if (r.status !== 200) throw new Error(`/metrics of ${node.label}: ${r.status}`);
   const out = {};
   for (const line of r.body.split('\n')) {
@@ -91,8 +93,8 @@ export function sampleProcess(pid) {
   return { rss: kb * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
-export async function startSingle(logDir) {
-  const broker = await startBroker({ single: true, args: COMMON_ARGS, users: USERS });
+export async function startSingle(logDir, users) {
+  const broker = await startBroker({ single: true, args: COMMON_ARGS, users });
   const t = {
     kind: 'single',
     nodes: [new Node(0, broker, logDir, 'single-node0')],
@@ -106,7 +108,7 @@ export async function startSingle(logDir) {
   return t;
 }
 
-export async function startCluster(logDir, size = 3) {
+export async function startCluster(logDir, users, size = 3) {
   const redis = await startRedis({ aof: true });
   const keysDir = mkdtempSync(path.join(tmpdir(), 'qrlogin-soak-keys-'));
   // Created once before any node starts (docs/cluster.md: nodes must not race to create it).
@@ -118,7 +120,7 @@ export async function startCluster(logDir, size = 3) {
   for (let i = 0; i < size; i += 1) {
     nodes.push(new Node(i, await startBroker({ single: true, args }), logDir, `cluster-node${i}`));
   }
-  for (const [name, pw] of USERS) {
+  for (const [name, pw] of users) {
     const r = await runCli(['useradd', '--store', redis.url, ...PBKDF2, name], { input: `${pw}\n` });
     if (r.code !== 0) throw new Error(`useradd ${name}: ${r.stderr}`);
   }

@@ -13,6 +13,7 @@ import { ANSWER_BOUND_MS } from './audit.mjs';
 import { SoakSocket } from './client.mjs';
 import { digest, refreshOutcome, tick } from './history.mjs';
 import { sleep } from '../blackbox/harness.mjs';
+import { request } from './http.mjs';
 
 const MAX_SESSIONS = 3;
 const REFRESH_SPACING_MS = 1100;   // just over the brokers' --refresh-interval 1
@@ -130,19 +131,21 @@ class Actor {
     const gen = node.gen;
     let frame;
     try {
-      const res = await fetch(`${node.url}/api/token`, {
+      const res = await request(`${node.url}/api/token`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: presented }).toString(),
-        signal: AbortSignal.timeout(ANSWER_BOUND_MS),
+        timeoutMs: ANSWER_BOUND_MS,
       });
-      frame = JSON.parse(await res.text());
+      try { frame = JSON.parse(res.body); } catch { frame = { error: `HTTP ${res.status}, not JSON` }; }
       if (frame.error) { frame.type = 'error'; frame.code = frame.error; rec.code = frame.error; }
       rec.outcome = 'answer';
     } catch (e) {
-      rec.outcome = e.name === 'TimeoutError' ? 'unanswered' : 'closed';
+      // a reset or refused connection is the HTTP form of a close
+      rec.outcome = e.code === 'ETIMEDOUT' ? 'unanswered' : 'closed';
     }
     rec.doneAt = tick();
+    rec.afterScrape = node.scrapedGen === gen;
     return { outcome: rec.outcome, frame, sentAt: rec.sentAt, at: rec.doneAt, afterScrape: node.scrapedGen === gen };
   }
 

@@ -14,6 +14,7 @@ import { scrape } from './topology.mjs';
 const REDIS_STOP_MS = 4500;
 const NODE_STOP_MS = 4000;
 const DISK_FULL_MS = 4000;
+const DISK_FULL_BYTES = 32 * 1024; // a few WAL frames
 const KILLED_FOR_MS = 1000;
 
 export const FAULT_TYPES = {
@@ -70,13 +71,16 @@ async function inject(type, topo, epochs) {
       await topo.redis.restart();
       return 'redis';
     case 'disk_full': {
-      // The broker's own file-size limit lowered to what the WAL holds now: SQLite can no
-      // longer grow it (docs/reliability.md). prlimit acts on the running process and the
-      // finally lifts it again, so nothing outlives the fault.
+      // The broker's own file-size limit lowered at run time (prlimit on the live process:
+      // no root, nothing mounted, lifted again in the finally) to below what its WAL
+      // already holds: every write past that offset fails with EFBIG, as a write needing new
+      // blocks does on a full disk. Lowered only to the WAL's current size (as
+      // store.test.mjs does on an idle broker) it would bite only while the WAL still grows:
+      // once the checkpointer restarts the WAL, writes land inside the file again.
       const n = topo.nodes[0];
       const wal = statSync(path.join(topo.dataDir, 'qrlogin.db-wal')).size;
       const { pid } = n;
-      setFileSize(pid, wal);
+      setFileSize(pid, Math.min(wal, DISK_FULL_BYTES));
       try { await sleep(DISK_FULL_MS); } finally { setFileSize(pid, 'unlimited'); }
       return n.label;
     }

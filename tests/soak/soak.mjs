@@ -135,13 +135,15 @@ async function soakOne(kind, seconds, outDir, users) {
     }));
     const result = audit({ history, store, metrics: sumMetrics([...epochs, ...finals]), resources });
     const byType = (t) => history.requests.filter((q) => q.type === t).length;
-    // What each fault did to the clients: requests sent while it lasted (and 2 s after)
-    // answered `internal`, or cut by a close.
+    // What each fault did to the clients: the requests in flight at some moment between
+    // its start and 2 s after its end, how many were answered `internal` or cut by a
+    // close, and the slowest answer among them.
     for (const f of faults) {
-      const hit = history.requests.filter((q) => q.sentAt >= f.start && q.sentAt <= f.end + 2000);
+      const hit = history.requests.filter((q) => q.sentAt <= f.end + 2000 && q.doneAt >= f.start);
       f.requests = hit.length;
       f.internal = hit.filter((q) => q.code === 'internal').length;
       f.closed = hit.filter((q) => q.outcome === 'closed').length;
+      f.slowestMs = Math.round(hit.reduce((m, q) => (q.outcome === 'answer' ? Math.max(m, q.doneAt - q.sentAt) : m), 0));
     }
     return {
       kind,
@@ -178,8 +180,8 @@ function printReport(r) {
     console.log(`soak: ${r.kind}:   ${broken ? 'BROKEN' : 'held  '} ${name} (${key} ${r.counts[key]}${broken ? `, ${broken} violations` : ''})`);
   }
   for (const f of r.faults) {
-    console.log(`soak: ${r.kind}:   fault ${f.type} on ${f.target} for ${f.end - f.start} ms: ${f.requests} requests sent, `
-      + `${f.internal} answered internal, ${f.closed} cut by a close; healthy ${f.recoveredMs} ms after`);
+    console.log(`soak: ${r.kind}:   fault ${f.type} on ${f.target} for ${f.end - f.start} ms: ${f.requests} requests in flight, `
+      + `${f.internal} answered internal, ${f.closed} cut by a close, slowest answer ${f.slowestMs} ms; healthy ${f.recoveredMs} ms after`);
   }
   console.log(`soak: ${r.kind}:   slowest answer ${r.counts.max_answer_ms} ms (bound ${ANSWER_BOUND_MS} ms)`);
   for (const v of r.violations.slice(0, 50)) console.log(`soak: ${r.kind}: VIOLATION ${v.invariant}: ${v.detail}`);

@@ -39,8 +39,6 @@ class Actor {
     this.sessions = [];   // {sid, refresh, access, tabs: [SoakSocket], lastRotation, dead}
   }
 
-  record(ev, list) { list.push(ev); }
-
   watch(sock, s) {
     sock.onPush = (f) => {
       if (f.type !== 'session.revoked') return;

@@ -221,7 +221,7 @@ function auditMetrics(h, metrics, v, counts) {
   }
   const logins = h.logins.filter((s) => s.kind === 'web');
   const late = logins.filter((s) => s.afterScrape).length;
-  const lost = h.confirmsWithoutLogin;
+  const lost = h.confirmsWithoutLogin + (h.confirmsUnknown || 0);
   if (metrics.logins_web < logins.length - late || metrics.logins_web > logins.length + lost) {
     violation(v, 'error counters match clients', `web logins: broker counted ${metrics.logins_web}, clients saw ${logins.length} (${late} after a last scrape, ${lost} confirms whose PC saw no login)`);
   }
@@ -231,7 +231,7 @@ function auditMetrics(h, metrics, v, counts) {
 /**
  * audit({history, store, metrics, resources}) -> {violations: [{invariant, detail}], counts}
  *   history   what clients saw (history.mjs: logins, refreshes, revokes, logoutAlls,
- *             pushes, requests, confirmsWithoutLogin)
+ *             pushes, requests, confirmsWithoutLogin, confirmsUnknown)
  *   store     {sessions: Map sid -> {revoked: bool, reason}}
  *   metrics   {refresh: {ok, grace, …}, logins_web, bad_requests, auth_failures} summed
  *             over every broker process

@@ -21,7 +21,8 @@ export function newHistory() {
     logoutAlls: [], // {user, sentAt, ackAt, outcome}
     pushes: [],     // {sid, reason, at}  session.revoked received
     requests: [],   // {type, node, sentAt, doneAt, outcome: 'answer'|'closed'|'unanswered', code}
-    confirmsWithoutLogin: 0,
+    confirmsWithoutLogin: 0, // confirms answered `ok` whose PC then saw no `login` (closed)
+    confirmsUnknown: 0,      // confirms answered `internal`, cut or silent, and no `login` seen
   };
 }
 

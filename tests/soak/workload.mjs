@@ -76,13 +76,29 @@ class Actor {
     const msg = { type: 'ticket.confirm', ticket: t.frame.ticket };
     if (t.frame.code) msg.code = t.frame.code;
     const ok = await phone.request(msg);
-    // Only an acknowledged confirm promises a `login`; after an `internal` one may come or not.
-    if (ok.outcome !== 'answer' || ok.frame.type !== 'ok') { pc.close(); return; }
-    const login = await pc.expectPush('login');
-    if (login.outcome !== 'answer') {
-      this.h.confirmsWithoutLogin += 1;
-      pc.close();
+    let login;
+    if (ok.outcome === 'answer' && ok.frame.type === 'ok') {
+      // An acknowledged confirm promises a `login` to the PC.
+      login = await pc.expectPush('login');
+      if (login.outcome !== 'answer') {
+        this.h.confirmsWithoutLogin += 1;
+        pc.close();
+        return;
+      }
+    } else if (ok.outcome === 'answer' && ok.frame.code !== 'internal') {
+      pc.close(); // refused: no session
       return;
+    } else {
+      // `internal`, a close or silence: the session may have been made and pushed. A PC
+      // that got `login` has an acknowledged session like any other.
+      const pushed = pc.unclaimed.get('login');
+      if (!pushed) {
+        this.h.confirmsUnknown += 1;
+        pc.close();
+        return;
+      }
+      pc.unclaimed.delete('login');
+      login = { outcome: 'answer', frame: pushed, at: ok.at, afterScrape: pc.afterScrape };
     }
     const f = login.frame;
     this.h.logins.push({ sid: f.session_id, user: this.user, kind: 'web', at: login.at, node: pc.node.label, afterScrape: login.afterScrape });

@@ -157,6 +157,9 @@ test('planted: broker counters that disagree with what clients saw', () => {
   const fewer = cleanRun();
   fewer.metrics.logins_web = 1;
   assert.deepEqual(reported(fewer), ['error counters match clients']);
+  const internal = cleanRun();
+  internal.metrics.refresh.invalid = 1; // the refresh answered `internal`, counted as invalid
+  assert.deepEqual(reported(internal), ['error counters match clients']);
   const bad = cleanRun();
   bad.metrics.bad_requests = 3; // the broker rejected frames no client saw rejected
   assert.deepEqual(reported(bad), ['error counters match clients']);

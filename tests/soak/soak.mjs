@@ -133,7 +133,12 @@ async function soakOne(kind, seconds, outDir, users) {
       q1: q1[i],
       q2: q2[i],
     }));
-    const result = audit({ history, store, metrics: sumMetrics([...epochs, ...finals]), resources });
+    const metrics = sumMetrics([...epochs, ...finals]);
+    const result = audit({ history, store, metrics, resources });
+    // Everything the audit read (tokens only as digests), to study a failure afterwards.
+    writeFileSync(path.join(outDir, `${kind}-audit-input.json`), JSON.stringify({
+      history, store: { sessions: Object.fromEntries(store.sessions) }, metrics, resources,
+    }));
     const byType = (t) => history.requests.filter((q) => q.type === t).length;
     // What each fault did to the clients: the requests in flight at some moment between
     // its start and 2 s after its end, how many were answered `internal` or cut by a
@@ -162,6 +167,7 @@ async function soakOne(kind, seconds, outDir, users) {
         sign_ins: byType('auth.password'),
         refresh_outcomes: history.refreshes.reduce((o, r) => ({ ...o, [r.outcome]: (o[r.outcome] || 0) + 1 }), {}),
       },
+      metrics,
       resources,
       driverErrors: history.driverErrors || 0,
       ...result,

@@ -27,7 +27,12 @@ const REFRESH_METRIC = {
   session_revoked: ['revoked'],
   invalid_token: ['invalid'],
   token_expired: ['expired'],
+  // not a label of this broker's yet: checked once /metrics has it
+  internal: ['internal'],
 };
+
+// Outcomes after which the client cannot know whether the refresh rotated.
+const UNKNOWN_OUTCOME = new Set(['internal', 'closed', 'unanswered']);
 
 function violation(list, invariant, detail) {
   list.push({ invariant, detail });
@@ -54,8 +59,7 @@ function revokedAtBySession(h) {
 function auditSessions(h, store, v, counts) {
   const revokeSent = new Set(h.revokes.map((r) => r.sid));
   const logoutAllSent = new Set(h.logoutAlls.map((l) => l.user));
-  const unknownRefresh = new Set(h.refreshes.filter((r) => r.outcome !== 'pair'
-    && !REFRESH_METRIC[r.outcome]).map((r) => r.sid));
+  const unknownRefresh = new Set(h.refreshes.filter((r) => UNKNOWN_OUTCOME.has(r.outcome)).map((r) => r.sid));
   counts.sessions_acknowledged = h.logins.length;
   counts.sessions_present = 0;
   counts.sessions_revoked_explained = 0;
@@ -200,6 +204,7 @@ function auditMetrics(h, metrics, v, counts) {
   const unknown = h.refreshes.filter((r) => r.outcome === 'closed' || r.outcome === 'unanswered').length;
   counts.metrics_results_checked = 0;
   for (const [outcome, labels] of Object.entries(REFRESH_METRIC)) {
+    if (!labels.every((l) => l in metrics.refresh)) continue;
     const client = h.refreshes.filter((r) => r.outcome === outcome).length;
     const late = h.refreshes.filter((r) => r.outcome === outcome && r.afterScrape).length;
     const broker = labels.reduce((n, l) => n + (metrics.refresh[l] || 0), 0);

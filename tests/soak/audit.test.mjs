@@ -52,7 +52,12 @@ function cleanRun() {
     ]),
   };
   // the broker counts the rotation as ok, the duplicates as grace
-  const metrics = { refresh: { ok: 3, grace: 2, revoked: 1 }, logins_web: 2, bad_requests: 0, auth_failures: 0 };
+  const metrics = {
+    refresh: { ok: 3, grace: 2, rate_limited: 0, reused: 0, expired: 0, revoked: 1, invalid: 0 },
+    logins_web: 2,
+    bad_requests: 0,
+    auth_failures: 0,
+  };
   const q = (rss, fds) => ({ rss, fds });
   const resources = [{ label: 'n0', pid: 1, q0: q(8 * MiB, 20), q1: q(9 * MiB, 21), q2: q(9 * MiB, 21) }];
   return { history, store, metrics, resources };
@@ -117,7 +122,7 @@ test('planted: an acknowledged logout.all that left an earlier session live', ()
 test('planted: a session refreshed after its revoke was acknowledged', () => {
   const run = cleanRun();
   run.history.refreshes[6] = { ...run.history.refreshes[6], outcome: 'pair', refresh: 'Q3', access: 'B3' };
-  run.metrics.refresh = { ok: 4, grace: 2, revoked: 0 };
+  run.metrics.refresh = { ...run.metrics.refresh, ok: 4, revoked: 0 };
   assert.deepEqual(reported(run), ['no revoked session refreshed']);
 });
 
@@ -160,6 +165,12 @@ test('planted: broker counters that disagree with what clients saw', () => {
   const internal = cleanRun();
   internal.metrics.refresh.invalid = 1; // the refresh answered `internal`, counted as invalid
   assert.deepEqual(reported(internal), ['error counters match clients']);
+  // a broker with a result label for `internal` has it checked like the others
+  const labelled = cleanRun();
+  labelled.metrics.refresh.internal = 1;
+  assert.deepEqual(reported(labelled), []);
+  labelled.metrics.refresh.internal = 0;
+  assert.deepEqual(reported(labelled), ['error counters match clients']);
   const bad = cleanRun();
   bad.metrics.bad_requests = 3; // the broker rejected frames no client saw rejected
   assert.deepEqual(reported(bad), ['error counters match clients']);

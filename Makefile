@@ -15,9 +15,9 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := build-essential cmake pkg-config \
 	libwebsockets-dev libmbedtls-dev libqrencode-dev libjsmn-dev libsqlite3-dev \
 	libhiredis-dev redis-server libwebsockets-evlib-uv libwebsockets-evlib-ev libcmocka-dev libzbar-dev zbar-tools \
-	valgrind clang libclang-rt-14-dev chromium nginx-light openssl tmux
+	valgrind clang libclang-rt-14-dev chromium nginx-light openssl tmux sqlite3
 
-.PHONY: run run-tls test deps npm-deps build build-asan build-fuzz test-asan test-fuzz clean
+.PHONY: run run-tls test deps npm-deps build build-asan build-fuzz test-asan test-fuzz soak soak-short clean
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -64,11 +64,12 @@ run-tls: build
 
 # Every suite: unit, black-box, browser and valgrind on the normal build;
 # unit and black-box again under ASan+UBSan; then each fuzzer for
-# FUZZ_SECONDS (a clang build of its own).
+# FUZZ_SECONDS (a clang build of its own); last, the short soak.
 test: build npm-deps
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE fuzz
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-fuzz
+	@$(MAKE) --no-print-directory soak-short
 
 test-asan: build-asan npm-deps
 	cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS) -L 'unit|blackbox'
@@ -80,6 +81,17 @@ build-fuzz: deps
 
 test-fuzz: build-fuzz
 	cd $(BUILD_FUZZ) && ctest --output-on-failure -j$(JOBS) -L fuzz
+
+# The soak (docs/reliability.md): a mixed workload on one SQLite node, then on three
+# nodes sharing one Redis, while faults are injected; then the invariant audit. Exits
+# non-zero on any broken invariant. soak-short (about 2 minutes) runs each fault type
+# once per topology; `make soak SOAK_MINUTES=10` is the long run, by hand.
+SOAK_MINUTES ?= 10
+soak-short: build npm-deps
+	QRLOGIN_BROKER=$(CURDIR)/$(BUILD)/qrlogin-broker node tests/soak/soak.mjs --seconds 40
+
+soak: build npm-deps
+	QRLOGIN_BROKER=$(CURDIR)/$(BUILD)/qrlogin-broker node tests/soak/soak.mjs --seconds $$(($(SOAK_MINUTES) * 60))
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

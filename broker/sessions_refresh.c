@@ -16,7 +16,11 @@
  *     rotation and is answered with the same pair when it is signed;
  *   - a request on another node (networked store) finds the retired token
  *     with no pair yet, and reads again every REFRESH_POLL_MS until the pair
- *     appears or REFRESH_WAIT_MS pass (a node that died while signing). */
+ *     appears or REFRESH_WAIT_MS pass;
+ *   - and if it never is stored (its node died while signing, or the store
+ *     applied the commit but lost the reply, so the signer gave up), the
+ *     node that finds it so signs the rotation's pair itself (refresh_adopt):
+ *     the first pair stored for a rotation is the one every presenter gets. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +52,7 @@ struct refresh_ctx {
     void *arg;
     int conflicts;
     int64_t wait_until;         /* ms; 0 = not waiting for another node */
+    int64_t arrived_ms;         /* when the request came: the grace window is judged by it */
     bool grace;                 /* answered with a pair it did not rotate */
 };
 
@@ -196,6 +201,21 @@ int64_t sessions_sweep_grace(int64_t now_ms)
     return grace_head ? grace_head->deadline : 0;
 }
 
+/* The pair a rotation stored on r, as a replay answers it. */
+static void issued_from_stored(const struct session_rec *r, const struct user_rec *u,
+                               struct issued *is)
+{
+    int64_t now = clock_now_s();
+    memset(is, 0, sizeof *is);
+    str_copy(is->sid, sizeof is->sid, r->sid);
+    is->user_id = u->id;
+    str_copy(is->user_name, sizeof is->user_name, u->name);
+    str_copy(is->access, sizeof is->access, r->last_access);
+    str_copy(is->refresh, sizeof is->refresh, r->last_refresh);
+    is->expires_in = sessions__secs_left(r->last_access_exp, now);
+    is->refresh_expires_in = sessions__secs_left(r->refresh_exp, now);
+}
+
 /* ================= a rotation: commit, sign, keep the pair ================= */
 
 struct rotate_ctx {
@@ -238,6 +258,13 @@ static void rotate_reread_cb(void *arg, enum store_rc rc, const struct session_r
     struct session_rec *r = NULL;
     if (rc == STORE_NOT_FOUND || (!rc && (s->revoked || strcmp(s->cur_jti, f->new_jti)))) {
         inflight_finish(f, E_SESSION_REVOKED, NULL);
+    } else if (!rc && s->last_refresh[0]) {
+        /* Someone stored this rotation's pair first (a node that took over
+         * a rotation it thought lost, or the one it took over from): that
+         * pair is the answer, so one presented token never gets two. */
+        struct issued is;
+        issued_from_stored(s, &x->user, &is);
+        inflight_finish(f, E_NONE, &is);
     } else if (rc || !(r = malloc(sizeof *r))) {
         inflight_finish(f, E_INTERNAL, NULL);
     } else {
@@ -269,7 +296,25 @@ static void rotate_signed(struct sign_job *j)
     rotate_reread(x);
 }
 
-/* The commit of the new current jti came back. */
+/* Signs the pair of a rotation whose new jti is committed; rotate_signed
+ * keeps it for replays and answers. */
+static void rotate_sign(struct rotate_ctx *x)
+{
+    if (sessions__sign_prepare(&x->job, &x->user, x->f->sid, x->user.token_version,
+                               x->f->new_jti, x->exp, x->now, x->client_id)) {
+        inflight_finish(x->f, E_INTERNAL, NULL);
+        rotate_free(x);
+        return;
+    }
+    x->job.then = rotate_signed;
+    sessions__sign_submit(&x->job);
+}
+
+/* The commit of the new current jti came back. A store error leaves it
+ * unknown whether the commit landed (Redis may apply a command and lose the
+ * connection before its reply): the answer is internal, and if it did land,
+ * the client's retry finds the rotation without a pair and takes it over
+ * (refresh_adopt). */
 static void rotate_committed(void *arg, enum store_rc rc)
 {
     struct rotate_ctx *x = arg;
@@ -277,13 +322,10 @@ static void rotate_committed(void *arg, enum store_rc rc)
         inflight_retry(x->f);
     } else if (rc == STORE_NOT_FOUND) {
         inflight_finish(x->f, E_SESSION_REVOKED, NULL);
-    } else if (rc || sessions__sign_prepare(&x->job, &x->user, x->f->sid,
-                                            x->user.token_version, x->f->new_jti, x->exp,
-                                            x->now, x->client_id)) {
+    } else if (rc) {
         inflight_finish(x->f, E_INTERNAL, NULL);
     } else {
-        x->job.then = rotate_signed;
-        sessions__sign_submit(&x->job);
+        rotate_sign(x);
         return;
     }
     rotate_free(x);
@@ -363,22 +405,63 @@ static void poll_fire(lws_sorted_usec_list_t *sul)
     refresh_read(x);
 }
 
+/* Row 3 with no pair to replay, and nobody left to store it: the rotation
+ * that retired the presented token committed its new jti, but its signer died
+ * before keeping the pair, or the store took the commit and lost the reply
+ * (so the signer answered internal and dropped it). Nobody holds that
+ * rotation's refresh token, so this node signs the rotation's pair itself.
+ * If the first signer was only slow after all, whichever of the two pairs is
+ * stored first is the one every presenter gets (rotate_reread_cb). */
+static void refresh_adopt(struct refresh_ctx *x, const struct user_rec *u)
+{
+    const struct session_rec *r = &x->rec;
+    int64_t now_ms = clock_now_ms();
+    if (r->refresh_exp <= now_ms / 1000) {
+        refresh_fail(x, E_TOKEN_EXPIRED, MR_EXPIRED, 0);
+        return;
+    }
+    struct inflight *f = inflight_find(r->sid) ? NULL : calloc(1, sizeof *f);
+    struct rotate_ctx *rx = f ? calloc(1, sizeof *rx) : NULL;
+    if (f) {
+        str_copy(f->sid, sizeof f->sid, r->sid);
+        str_copy(f->old_jti, sizeof f->old_jti, r->prev_jti);
+        str_copy(f->new_jti, sizeof f->new_jti, r->cur_jti);
+    }
+    if (!rx || hmap_insert(&inflights, &f->node, hmap_hash_bytes(f->sid, strlen(f->sid)))) {
+        /* out of memory, or another rotation of the session runs here now */
+        free(f);
+        free(rx);
+        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
+        return;
+    }
+    log_warn("session %s: the rotation that retired this token never stored its pair; "
+             "signing it here",
+             r->sid);
+    inflight_join(f, x, true);
+    rx->f = f;
+    rx->user = *u;
+    str_copy(rx->client_id, sizeof rx->client_id, r->client_id);
+    rx->exp = r->refresh_exp;
+    rx->now = now_ms / 1000;
+    rx->rotated_at = r->rotated_at;
+    rotate_sign(rx);
+}
+
 /* The presented token was retired by a rotation whose pair is not stored
- * yet. With a store only this process writes, that rotation died with an
- * earlier run of it; with a shared store it is being signed on another node. */
-static void refresh_wait_pair(struct refresh_ctx *x)
+ * yet. With a shared store it may be being signed on another node: wait for
+ * it a while. With a store only this process writes, or after the wait,
+ * nobody will store it: take the rotation over. */
+static void refresh_wait_pair(struct refresh_ctx *x, const struct user_rec *u)
 {
     int64_t now = clock_now_ms();
     if (!broker.cfg.cluster || !broker.ctx) {
-        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
+        refresh_adopt(x, u);
         return;
     }
     if (!x->wait_until)
         x->wait_until = now + REFRESH_WAIT_MS;
     if (now >= x->wait_until) {
-        log_warn("session %s: the rotation that retired this token never stored its pair",
-                 x->rec.sid);
-        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
+        refresh_adopt(x, u);
         return;
     }
     x->next = pollers;
@@ -395,23 +478,10 @@ static void reuse_revoked(void *arg, enum api_err e) { (void)arg, (void)e; }
 
 static void answer_with_stored_pair(struct refresh_ctx *x, const struct user_rec *u)
 {
-    const struct session_rec *r = &x->rec;
-    int64_t now = clock_now_s();
-    struct issued *is = calloc(1, sizeof *is);
-    if (!is) {
-        refresh_fail(x, E_INTERNAL, MR_INTERNAL, 0);
-        return;
-    }
-    str_copy(is->sid, sizeof is->sid, r->sid);
-    is->user_id = u->id;
-    str_copy(is->user_name, sizeof is->user_name, u->name);
-    str_copy(is->access, sizeof is->access, r->last_access);
-    str_copy(is->refresh, sizeof is->refresh, r->last_refresh);
-    is->expires_in = sessions__secs_left(r->last_access_exp, now);
-    is->refresh_expires_in = sessions__secs_left(r->refresh_exp, now);
+    struct issued is;
+    issued_from_stored(&x->rec, u, &is);
     metrics.refresh[MR_GRACE]++;
-    x->cb(x->arg, E_NONE, is, 0);
-    free(is);
+    x->cb(x->arg, E_NONE, &is, 0);
     free(x);
 }
 
@@ -422,8 +492,10 @@ static void refresh_decide(struct refresh_ctx *x, const struct user_rec *u)
     int64_t now_ms = clock_now_ms();
     int64_t since_rotation = now_ms - r->rotated_at;
     struct inflight *f = inflight_find(r->sid);
+    /* By when the request came, not now: one that waited for another node's
+     * pair past the window's end was inside it all the same. */
     bool in_grace = r->prev_jti[0] && !strcmp(x->c.jti, r->prev_jti) &&
-                    since_rotation < broker.cfg.refresh_grace * 1000;
+                    x->arrived_ms - r->rotated_at < broker.cfg.refresh_grace * 1000;
     bool is_current = !strcmp(x->c.jti, r->cur_jti);
 
     /* A live token presented by a client the session was not issued to: no
@@ -457,7 +529,7 @@ static void refresh_decide(struct refresh_ctx *x, const struct user_rec *u)
         else if (r->last_access[0])
             answer_with_stored_pair(x, u);
         else
-            refresh_wait_pair(x);
+            refresh_wait_pair(x, u);
         return;
     }
 
@@ -524,6 +596,7 @@ void sessions_refresh_as(const char *token, size_t len, const char *client_id,
         return;
     }
     str_copy(x->client_id, sizeof x->client_id, client_id);
+    x->arrived_ms = clock_now_ms();
     x->cb = cb;
     x->arg = arg;
     /* HS256 costs microseconds: checked here on the loop, no worker hop. */

@@ -1380,25 +1380,91 @@ static void test_lost_commit_answers_with_the_winners_pair(void **state)
     assert_false(s.revoked);
 }
 
-/* The other node committed but has not stored its pair yet: with a store only
- * this process writes, nobody can be signing it, so the answer is an error
- * (a networked store polls for the pair instead — cluster.test.mjs). */
-static void test_lost_commit_without_pair(void **state)
+/* The other node committed its rotation but never stored the pair (it died
+ * while signing, or its store applied the commit and lost the reply): nobody
+ * holds that rotation's refresh token, so this node takes the rotation over —
+ * it signs the pair for the committed jti and keeps it — and a second
+ * presenter of the old token gets the same pair, byte for byte. (A networked
+ * store first waits a while for the other node's pair: cluster.test.mjs.) */
+static void test_lost_commit_without_pair_is_taken_over(void **state)
 {
     (void)state;
     at(0);
     struct res c = do_create(&user, "app");
     at(INTERVAL * 1000 + 1);
     int64_t internal = metrics.refresh[MR_INTERNAL], invalid = metrics.refresh[MR_INVALID];
+    struct res r;
+    memset(&r, 0, sizeof r);
     arm_race(false);
-    struct res r = do_refresh(c.is.refresh);
+    sessions_refresh(c.is.refresh, strlen(c.is.refresh), on_issue, &r);
+    wait_calls(&r.calls, 1);
     disarm_race();
-    assert_int_equal(r.err, E_INTERNAL);
-    assert_false(get_session(c.is.sid).revoked);
-    /* counted as what it was — the store could not say — not as a bad token,
-     * which an operator would read as forgeries */
-    assert_int_equal(metrics.refresh[MR_INTERNAL], internal + 1);
+    assert_int_equal(r.err, E_NONE);
+    struct claims rc;
+    assert_int_equal(tokens_check_refresh(&broker.keys, &broker.tp, r.is.refresh,
+                                          strlen(r.is.refresh), clock_now_s(), &rc),
+                     TOKEN_VALID);
+    assert_string_equal(rc.jti, "jti-of-the-other-node");
+    struct session_rec s = get_session(c.is.sid);
+    assert_false(s.revoked);
+    assert_string_equal(s.cur_jti, "jti-of-the-other-node");
+    assert_string_equal(s.last_refresh, r.is.refresh);
+    struct res again = do_refresh(c.is.refresh);
+    assert_int_equal(again.err, E_NONE);
+    assert_string_equal(again.is.access, r.is.access);
+    assert_string_equal(again.is.refresh, r.is.refresh);
+    /* nothing was counted as a failure, let alone as a bad token */
+    assert_int_equal(metrics.refresh[MR_INTERNAL], internal);
     assert_int_equal(metrics.refresh[MR_INVALID], invalid);
+}
+
+/* A store error on the commit leaves it unknown whether the rotation landed.
+ * Here it did (the store applied the write, then "lost the reply"): the
+ * request is answered internal, and the client's retry with the same token
+ * gets the rotation's pair instead of being taken for a thief. */
+static bool lose_reply_armed;
+
+static void lost_reply_put(struct store *st, const struct session_rec *r, store_done_cb cb,
+                           void *arg)
+{
+    if (lose_reply_armed && r->rev > 0 && r->prev_jti[0] && !r->last_refresh[0]) {
+        lose_reply_armed = false;
+        enum store_rc rc = STORE_ERROR;
+        real_ops.session_put(st, r, on_put, &rc); /* applied... */
+        assert_int_equal(rc, STORE_OK);
+        cb(arg, STORE_ERROR); /* ...but the reply never came */
+        return;
+    }
+    real_ops.session_put(st, r, cb, arg);
+}
+
+static void test_commit_applied_but_reply_lost(void **state)
+{
+    (void)state;
+    at(0);
+    struct res c = do_create(&user, "app");
+    at(INTERVAL * 1000 + 1);
+    racing_store = broker.store;
+    real_ops = *broker.store->ops;
+    racing_ops = real_ops;
+    racing_ops.session_put = lost_reply_put;
+    broker.store->ops = &racing_ops;
+    lose_reply_armed = true;
+    struct res first = do_refresh(c.is.refresh);
+    assert_int_equal(first.err, E_INTERNAL);
+    disarm_race();
+    struct res retry;
+    memset(&retry, 0, sizeof retry);
+    sessions_refresh(c.is.refresh, strlen(c.is.refresh), on_issue, &retry);
+    wait_calls(&retry.calls, 1);
+    assert_int_equal(retry.err, E_NONE);
+    struct session_rec s = get_session(c.is.sid);
+    assert_false(s.revoked);
+    assert_string_equal(s.last_refresh, retry.is.refresh);
+    /* and the new refresh token is the session's current one: it rotates on */
+    at(2 * INTERVAL * 1000 + 2);
+    struct res next = do_refresh(retry.is.refresh);
+    assert_int_equal(next.err, E_NONE);
 }
 
 int main(void)
@@ -1426,7 +1492,8 @@ int main(void)
         T(test_sweep_grace),
         T(test_sweep_after_newer_rotation),
         T(test_lost_commit_answers_with_the_winners_pair),
-        T(test_lost_commit_without_pair),
+        T(test_lost_commit_without_pair_is_taken_over),
+        T(test_commit_applied_but_reply_lost),
         cmocka_unit_test_setup_teardown(test_inflight_join, setup_threaded, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_join_in_one_turn, setup_threaded, teardown),
         cmocka_unit_test_setup_teardown(test_inflight_revoked, setup_threaded, teardown),

@@ -275,6 +275,25 @@ void sq__bind_text(struct sq_binder *b, const char *str, size_t cap)
     b->rc = sqlite3_bind_text(b->stmt, ++b->idx, str, (int)n, SQLITE_STATIC);
 }
 
+enum store_rc sq__step_rows(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
+                            int bind_rc, void *rows, size_t elem, int cap,
+                            void (*read)(sqlite3_stmt *stmt, void *row), int *n)
+{
+    int src = bind_rc;
+    *n = 0;
+    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && *n < cap) {
+        read(stmt, (char *)rows + (size_t)(*n)++ * elem);
+        src = SQLITE_OK;
+    }
+    enum store_rc rc = STORE_OK;
+    if (src != SQLITE_DONE && src != SQLITE_ROW) {
+        rc = sq__fail(s, op, src);
+        *n = 0;
+    }
+    sq__reset(stmt);
+    return rc;
+}
+
 /* ---- open, health, close ------------------------------------------------ */
 
 /* mkdir -p of the directory that will hold the database file. 0700: the
@@ -632,6 +651,8 @@ static void sq__read_audit(sqlite3_stmt *stmt, struct audit_rec *a)
     sq__col_text(stmt, 7, a->outcome, sizeof a->outcome);
 }
 
+static void sq__read_audit_row(sqlite3_stmt *stmt, void *row) { sq__read_audit(stmt, row); }
+
 /* limit is clamped to 0..SQ_LIST_MAX; a limit of 0 (or less) is an empty,
  * successful answer. */
 static void sq__audit_recent(struct store *st, int64_t user_id, int limit, store_audits_cb cb,
@@ -654,16 +675,8 @@ static void sq__audit_recent(struct store *st, int64_t user_id, int limit, store
     struct sq_binder b = {stmt, 0, SQLITE_OK};
     sq__bind_int(&b, user_id);
     sq__bind_int(&b, cap);
-    int src = b.rc;
-    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && n < cap) {
-        sq__read_audit(stmt, &rows[n++]);
-        src = SQLITE_OK;
-    }
-    if (src != SQLITE_DONE && src != SQLITE_ROW) {
-        rc = sq__fail(s, "audit_recent", src);
-        n = 0;
-    }
-    sq__reset(stmt);
+    rc = sq__step_rows(s, stmt, "audit_recent", b.rc, rows, sizeof *rows, cap, sq__read_audit_row,
+                       &n);
 done:
     sq__settle(s, rc);
     if (cb)

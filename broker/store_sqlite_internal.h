@@ -88,6 +88,13 @@ void sq__bind_int(struct sq_binder *b, int64_t v);
  * terminator inside it). */
 void sq__bind_text(struct sq_binder *b, const char *str, size_t cap);
 
+/* Steps a bound list statement (bind_rc: the binder's result) and reads up to
+ * cap rows of elem bytes into rows with read; *n is how many. Resets the
+ * statement. STORE_OK, or STORE_ERROR (logged as op) with *n 0. */
+enum store_rc sq__step_rows(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
+                            int bind_rc, void *rows, size_t elem, int cap,
+                            void (*read)(sqlite3_stmt *stmt, void *row), int *n);
+
 /* Steps a statement expected to yield at most one user row. */
 enum store_rc sq__fetch_user(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
                              struct user_rec *u);

@@ -94,6 +94,8 @@ static void sq__read_oauth(sqlite3_stmt *stmt, struct oauth_rec *r)
     r->rev = sqlite3_column_int64(stmt, 4);
 }
 
+static void sq__read_oauth_row(sqlite3_stmt *stmt, void *row) { sq__read_oauth(stmt, row); }
+
 /* The record is ~4 KB: on the heap, not the loop's stack. */
 void sq__oauth_get(struct store *st, const char *kind, const char *key,
                           store_oauth_cb cb, void *arg)
@@ -169,16 +171,8 @@ void sq__oauth_list(struct store *st, const char *kind, store_oauths_cb cb, void
     struct sq_binder b = {stmt, 0, SQLITE_OK};
     sq__bind_text(&b, kind ? kind : "", OAUTH_KIND_MAX);
     sq__bind_int(&b, SQ_LIST_MAX);
-    int src = b.rc;
-    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && n < SQ_LIST_MAX) {
-        sq__read_oauth(stmt, &rows[n++]);
-        src = SQLITE_OK;
-    }
-    if (src != SQLITE_DONE && src != SQLITE_ROW) {
-        rc = sq__fail(s, "oauth_list", src);
-        n = 0;
-    }
-    sq__reset(stmt);
+    rc = sq__step_rows(s, stmt, "oauth_list", b.rc, rows, sizeof *rows, SQ_LIST_MAX,
+                       sq__read_oauth_row, &n);
 done:
     sq__settle(s, rc);
     if (cb)

@@ -38,6 +38,8 @@ static void sq__read_session(sqlite3_stmt *stmt, struct session_rec *r)
     sq__col_text(stmt, 18, r->client_id, sizeof r->client_id);
 }
 
+static void sq__read_session_row(sqlite3_stmt *stmt, void *row) { sq__read_session(stmt, row); }
+
 /* Whether a session row exists (to tell a stale revision from a missing
  * row after an update changed nothing). */
 static enum store_rc sq__session_exists(struct sqlite_store *s, const char *sid)
@@ -167,16 +169,8 @@ void sq__session_list(struct store *st, int64_t user_id, store_sessions_cb cb, v
     struct sq_binder b = {stmt, 0, SQLITE_OK};
     sq__bind_int(&b, user_id);
     sq__bind_int(&b, SQ_LIST_MAX);
-    int src = b.rc;
-    while (src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW && n < SQ_LIST_MAX) {
-        sq__read_session(stmt, &rows[n++]);
-        src = SQLITE_OK;
-    }
-    if (src != SQLITE_DONE && src != SQLITE_ROW) {
-        rc = sq__fail(s, "session_list", src);
-        n = 0;
-    }
-    sq__reset(stmt);
+    rc = sq__step_rows(s, stmt, "session_list", b.rc, rows, sizeof *rows, SQ_LIST_MAX,
+                       sq__read_session_row, &n);
 done:
     sq__settle(s, rc);
     if (cb)

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "slab.h"
 #include "strpool.h"
 
 /* The sockets attached to one session (all of one user). */
@@ -52,7 +53,7 @@ static struct hub_session *session_find(const char *sid)
 
 struct conn *hub_conn_new(struct lws *wsi)
 {
-    struct conn *c = calloc(1, sizeof *c);
+    struct conn *c = slab_calloc(sizeof *c); /* kept as long as the socket: slab.h */
     if (!c)
         return NULL;
     c->id = id_base | next_id++;
@@ -60,7 +61,7 @@ struct conn *hub_conn_new(struct lws *wsi)
     c->kind = CONN_KIND_ANON;
     c->ip = c->user_name = c->sid = nothing;
     if (hmap_insert(&conns, &c->by_id, hmap_hash_u64(c->id))) {
-        free(c);
+        slab_free(c);
         return NULL;
     }
     metrics.conns[c->kind]++;
@@ -220,7 +221,7 @@ void hub_conn_free(struct conn *c)
     queue_free(c);
     metrics.conns[c->kind]--;
     free(c->rx);
-    free(c);
+    slab_free(c);
 }
 
 struct out_msg *hub_msg_alloc(size_t len)

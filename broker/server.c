@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "federation.h"
 #include "heap_trim.h"
+#include "lws_alloc.h"
 #include "http_api.h"
 #include "keys_watch.h"
 #include "hub.h"
@@ -240,6 +241,7 @@ static struct lws_context *create_context(void)
         info.alpn = "http/1.1"; /* keep WebSockets off h2 (docs/architecture.md, L6) */
     }
     info.timeout_secs = 30;
+    lws_alloc_install(); /* before lws allocates anything it keeps per connection */
     return event_loop_create_context(broker.cfg.event_loop, &info);
 }
 
@@ -320,6 +322,7 @@ int server_run(void)
     int status = 1;
     bool workers_up = false;
     raise_fd_limit();
+    heap_trim_configure();
     int lws_levels = LLL_ERR | LLL_WARN;
     if (log_get_level() >= QLOG_DEBUG)
         lws_levels |= LLL_NOTICE;

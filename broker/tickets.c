@@ -8,6 +8,7 @@
 #include "log.h"
 #include "loop_timer.h"
 #include "rng.h"
+#include "slab.h"
 #include "strutil.h"
 
 static struct tickets_config cfg;
@@ -108,7 +109,7 @@ static void ticket_unlink(struct ticket *t)
 static void ticket_free(struct ticket *t)
 {
     tickets_release(t);
-    free(t);
+    slab_free(t);
 }
 
 static void emit(enum ticket_event ev, const struct ticket *t)
@@ -174,6 +175,18 @@ static int ticket_arm(struct ticket *t, int64_t now)
     return 0;
 }
 
+/* Capped at CLIENT_NAME_MAX; kept with the ticket, so in the slabs too. */
+static char *copy_client_name(const char *name)
+{
+    size_t n = strnlen(name, CLIENT_NAME_MAX);
+    char *copy = slab_malloc(n + 1);
+    if (copy) {
+        memcpy(copy, name, n);
+        copy[n] = '\0';
+    }
+    return copy;
+}
+
 enum ticket_rc tickets_create(uint64_t pc_conn, const char *client_name,
                               const struct ticket **out)
 {
@@ -192,7 +205,7 @@ enum ticket_rc tickets_create_grant(uint64_t pc_conn, const char *client_name, i
         ticket_free(old);
     }
 
-    struct ticket *t = calloc(1, sizeof *t);
+    struct ticket *t = slab_calloc(sizeof *t); /* kept while its PC waits: slab.h */
     if (!t) {
         free(grant);
         return TICKET_NO_MEMORY;
@@ -200,7 +213,7 @@ enum ticket_rc tickets_create_grant(uint64_t pc_conn, const char *client_name, i
     t->pc_conn = pc_conn;
     t->grant = grant;
     t->ttl_ms = ttl_ms;
-    if (client_name && *client_name && !(t->client_name = strndup(client_name, CLIENT_NAME_MAX))) {
+    if (client_name && *client_name && !(t->client_name = copy_client_name(client_name))) {
         ticket_free(t);
         return TICKET_NO_MEMORY;
     }
@@ -290,13 +303,13 @@ enum ticket_rc tickets_confirm(const char *id, int64_t user_id, const char *code
     }
     *taken = *t;
     taken->prev = taken->next = NULL;
-    free(t); /* what it points to now belongs to taken */
+    slab_free(t); /* what it points to now belongs to taken */
     return TICKET_OK;
 }
 
 void tickets_release(struct ticket *taken)
 {
-    free(taken->client_name);
+    slab_free(taken->client_name);
     free(taken->scanner);
     free(taken->grant);
     taken->client_name = NULL;

@@ -180,9 +180,10 @@ for (const [waitingN, alg, r] of [[count(idleOf('idle_w2k_es256'), '2,000'), 'ES
 md.push('');
 md.push('## Memory per waiting socket', '');
 md.push('The broker\'s RSS growth from before the sockets opened, divided by their number: when the',
-  'last one had its ticket, and at the end of the hold (what waiting sockets keep; the broker',
-  'trims the heap once the burst of opening them is over, broker/heap_trim.h). The bench opens',
-  'up to 256 at once; whatever the broker keeps from that burst counts against the sockets.', '');
+  'last one had its ticket, and at the end of the hold (what waiting sockets keep: what a socket',
+  'keeps lives in slabs of its own, broker/slab.h, and the broker trims the heap once the burst of',
+  'opening them is over, broker/heap_trim.h). The bench opens up to 256 at once; whatever the',
+  'broker keeps from that burst counts against the sockets.', '');
 md.push('| waiting PC sockets | broker | RSS before → last opened → end of hold | per socket, last opened | per socket, waiting | |',
   '|---|---|---|---|---|---|');
 for (const [count, m, what] of mem)

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "slab.h"
 #include "workers.h"
 
 /* Sockets opened or closed since the last trim that make one worth it: a
@@ -14,14 +15,31 @@
 #define TRIM_AFTER_CHANGE 256
 /* Still enough between two ticks to call the burst over. */
 #define TRIM_STILL 16
+/* glibc shrinks a thread's arena when a free that reaches its top leaves at
+ * least M_TRIM_THRESHOLD there (and merged at least 64 KiB); no free after a
+ * burst need be that large, so each worker makes one. Below the 128 KiB mmap
+ * threshold, so that it comes from the arena. */
+#define ARENA_TRIM_THRESHOLD (64 * 1024)
+#define ARENA_NUDGE (96 * 1024)
 
 struct trim_job {
     struct work work;
+    bool whole_heap; /* one of the jobs also trims the main arena and the slabs */
     int64_t took_us;
 };
 
 static size_t at_last_trim, at_last_tick;
 static bool trimming;
+static int jobs_out;
+
+void heap_trim_configure(void)
+{
+    /* No pad above any arena's top. Setting it also fixes the mmap threshold
+     * at its default 128 KiB (glibc stops adapting it): nothing on a
+     * request's path allocates that much. */
+    mallopt(M_TOP_PAD, 0);
+    mallopt(M_TRIM_THRESHOLD, ARENA_TRIM_THRESHOLD);
+}
 
 /* On a worker: malloc_trim walks every arena under that arena's lock, so the
  * loop waits for it only if it allocates from the main arena meanwhile and
@@ -30,15 +48,24 @@ static void trim_run(struct work *w)
 {
     struct trim_job *j = (struct trim_job *)w;
     int64_t t0 = clock_mono_us();
-    malloc_trim(0);
+    if (j->whole_heap) {
+        malloc_trim(0); /* whole free pages of every arena, the main one's top */
+        slab_trim();
+    }
+    /* This thread's arena's top (malloc_trim leaves it): a free large enough
+     * that glibc trims the top. volatile: the pair must not be optimised away. */
+    void *volatile nudge = malloc(ARENA_NUDGE);
+    free(nudge);
     j->took_us = clock_mono_us() - t0;
 }
 
 static void trim_done(struct work *w)
 {
     struct trim_job *j = (struct trim_job *)w;
-    log_debug("heap trimmed in %lld µs", (long long)j->took_us);
-    trimming = false;
+    if (j->whole_heap)
+        log_debug("heap trimmed in %lld µs", (long long)j->took_us);
+    if (--jobs_out == 0)
+        trimming = false;
     free(j);
 }
 
@@ -50,12 +77,18 @@ void heap_trim_tick(size_t open_sockets)
     at_last_tick = open_sockets;
     if (trimming || !still || distance(open_sockets, at_last_trim) < TRIM_AFTER_CHANGE)
         return;
-    struct trim_job *j = calloc(1, sizeof *j);
-    if (!j)
-        return;
-    j->work.run = trim_run;
-    j->work.done = trim_done;
     at_last_trim = open_sockets;
-    trimming = true;
-    workers_submit(&j->work);
+    /* One job on each worker thread, each of which owns an arena. */
+    int threads = workers_threads();
+    for (int i = 0; i < (threads ? threads : 1); i++) {
+        struct trim_job *j = calloc(1, sizeof *j);
+        if (!j)
+            break;
+        j->work.run = trim_run;
+        j->work.done = trim_done;
+        j->whole_heap = i == 0;
+        jobs_out++;
+        trimming = true;
+        workers_submit_ordered(&j->work, (uint64_t)i);
+    }
 }

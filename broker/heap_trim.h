@@ -1,23 +1,28 @@
 /* heap_trim.h — gives the heap's free pages back to the system once a burst
  * of sockets opening (or closing) is over.
  *
- * Opening a socket allocates what it keeps (lws's connection, ours, its
- * ticket) between what it needs only for a moment (the handshake's header
- * table, the QR job, the `ticket` message waiting for its write). After a
- * burst of hundreds at once the momentary ones leave free holes between the
- * kept ones, which the allocator keeps resident: a fixed cost of the burst,
- * not of the sockets, that only thousands of later sockets fill again. At a
- * thousand waiting sockets it was a third of the memory per socket
- * (docs/benchmarks.md). malloc_trim(0) returns every whole free page, in
- * every arena (the worker threads' too). */
+ * Opening a socket needs memory for a moment (the handshake's header table,
+ * the QR job, the `ticket` message waiting for its write) beside what it keeps
+ * (which lives in the slabs, slab.h, so that it pins no heap page). After a
+ * burst of hundreds at once that memory is free but resident: a fixed cost of
+ * the burst, not of the sockets, that at a thousand waiting sockets was a
+ * third of the memory per socket (docs/benchmarks.md, "Memory at every
+ * scale"). The trim gives back every whole free page of every arena, the
+ * main arena's top, each worker thread's arena's top, and the slabs emptied
+ * by a burst of closes. */
 #ifndef QRLOGIN_HEAP_TRIM_H
 #define QRLOGIN_HEAP_TRIM_H
 
 #include <stddef.h>
 
-/* Called once a second with the number of open sockets: trims, on the
- * worker pool, once that number moved by a burst's worth since the last trim
- * and then held still for a second. */
+/* At start: no arena keeps a pad above its top (glibc's default is 128 KiB,
+ * which each worker's arena otherwise keeps resident after a burst), and a
+ * thread's arena shrinks once 64 KiB are free at its top. */
+void heap_trim_configure(void);
+
+/* Called once a second with the number of open sockets: trims, with one job
+ * on each worker thread, once that number moved by a burst's worth since the
+ * last trim and then held still for a second. */
 void heap_trim_tick(size_t open_sockets);
 
 #endif

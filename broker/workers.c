@@ -148,6 +148,8 @@ int workers_drain(void)
     return n;
 }
 
+int workers_threads(void) { return nthreads; }
+
 int workers_pending(void)
 {
     pthread_mutex_lock(&lock);

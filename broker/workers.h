@@ -33,6 +33,10 @@ void workers_submit_ordered(struct work *w, uint64_t key);
 /* Loop thread: run done() for every finished job. Returns how many. */
 int workers_drain(void);
 
+/* Threads running (0: jobs run inline). workers_submit_ordered with keys
+ * 0 .. n-1 puts one job on each. */
+int workers_threads(void);
+
 /* Jobs queued or running (for /metrics and shutdown). */
 int workers_pending(void);
 

@@ -15,9 +15,8 @@
 
 #include <stddef.h>
 
-/* At start: no arena keeps a pad above its top (glibc's default is 128 KiB,
- * which each worker's arena otherwise keeps resident after a burst), and a
- * thread's arena shrinks once 64 KiB are free at its top. */
+/* At start: an arena keeps 32 KiB above its top, not glibc's default 128 KiB,
+ * which each worker's arena otherwise keeps resident after a burst. */
 void heap_trim_configure(void);
 
 /* Called once a second with the number of open sockets: trims, with one job

@@ -16,8 +16,12 @@
 
 #define AUTH_MAX_NAMES 100000
 
+/* Redis keys of the cluster's counts, by enum auth_limit. */
+static const char *const cluster_space[] = {"qrl:authfail:", "qrl:ucodefail:"};
+
 struct entry {
     struct hnode node;
+    enum auth_limit what;
     char name[USER_NAME_MAX + 1];
     int64_t at[AUTH_MAX_FAILURES]; /* ring of failure times, ms */
     int next;
@@ -25,12 +29,17 @@ struct entry {
 
 static struct hmap names;
 
-static struct entry *find(const char *name)
+static uint64_t hash_of(enum auth_limit what, const char *name)
 {
-    uint64_t h = hmap_hash_bytes(name, strlen(name));
+    return hmap_hash_bytes(name, strlen(name)) + (uint64_t)what;
+}
+
+static struct entry *find(enum auth_limit what, const char *name)
+{
+    uint64_t h = hash_of(what, name);
     for (struct hnode *n = hmap_chain(&names, h); n; n = n->next) {
         struct entry *e = hmap_entry(n, struct entry, node);
-        if (n->hash == h && !strcmp(e->name, name))
+        if (n->hash == h && e->what == what && !strcmp(e->name, name))
             return e;
     }
     return NULL;
@@ -63,7 +72,8 @@ static void cluster_checked(void *arg, int rc, int64_t fifth_newest)
     free(x);
 }
 
-void auth_limits_check(const char *name, int64_t now, auth_limits_cb cb, void *arg)
+void auth_limits_check(enum auth_limit what, const char *name, int64_t now, auth_limits_cb cb,
+                       void *arg)
 {
     if (cluster_on()) {
         struct cluster_check *x = malloc(sizeof *x);
@@ -72,10 +82,11 @@ void auth_limits_check(const char *name, int64_t now, auth_limits_cb cb, void *a
             return;
         }
         *x = (struct cluster_check){cb, arg, now};
-        cluster_auth_failures(name, now, AUTH_WINDOW_MS, AUTH_MAX_FAILURES, cluster_checked, x);
+        cluster_auth_failures(cluster_space[what], name, now, AUTH_WINDOW_MS, AUTH_MAX_FAILURES,
+                              cluster_checked, x);
         return;
     }
-    struct entry *e = find(name);
+    struct entry *e = find(what, name);
     cb(arg, e ? wait_after(e->at[e->next], now) : 0); /* at[next]: the 5th newest */
 }
 
@@ -95,13 +106,13 @@ static void prune(int64_t now)
     }
 }
 
-void auth_limits_fail(const char *name, int64_t now)
+void auth_limits_fail(enum auth_limit what, const char *name, int64_t now)
 {
     if (cluster_on()) {
-        cluster_auth_failure_add(name, now, AUTH_WINDOW_MS, AUTH_MAX_FAILURES);
+        cluster_auth_failure_add(cluster_space[what], name, now, AUTH_WINDOW_MS, AUTH_MAX_FAILURES);
         return;
     }
-    struct entry *e = find(name);
+    struct entry *e = find(what, name);
     if (!e) {
         if (names.count >= AUTH_MAX_NAMES)
             prune(now);
@@ -110,8 +121,9 @@ void auth_limits_fail(const char *name, int64_t now)
         e = calloc(1, sizeof *e);
         if (!e)
             return;
+        e->what = what;
         snprintf(e->name, sizeof e->name, "%s", name);
-        if (hmap_insert(&names, &e->node, hmap_hash_bytes(e->name, strlen(e->name)))) {
+        if (hmap_insert(&names, &e->node, hash_of(what, e->name))) {
             free(e);
             return;
         }

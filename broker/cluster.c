@@ -323,8 +323,6 @@ void cluster_forward(uint32_t node, const char *json, size_t len,
     }
 }
 
-#define AUTHFAIL_KEY "qrl:authfail:"
-
 struct auth_q {
     void (*cb)(void *arg, int rc, int64_t nth_newest);
     void *arg;
@@ -340,17 +338,17 @@ static void on_auth_checked(redisAsyncContext *ac, void *reply, void *priv)
     free(q);
 }
 
-/* The key holds the user name as sent (binary-safe: argv with lengths). */
-static size_t auth_key(char *key, size_t keysz, const char *name)
+/* The key holds the name as sent (binary-safe: argv with lengths). */
+static size_t auth_key(char *key, size_t keysz, const char *space, const char *name)
 {
-    return (size_t)snprintf(key, keysz, AUTHFAIL_KEY "%s", name);
+    return (size_t)snprintf(key, keysz, "%s%s", space, name);
 }
 
-void cluster_auth_failures(const char *name, int64_t now_ms, int64_t window_ms, int max,
-                           void (*cb)(void *arg, int rc, int64_t nth_newest), void *arg)
+void cluster_auth_failures(const char *space, const char *name, int64_t now_ms, int64_t window_ms,
+                           int max, void (*cb)(void *arg, int rc, int64_t nth_newest), void *arg)
 {
     char key[96], now[24], win[24], mx[12];
-    size_t klen = auth_key(key, sizeof key, name);
+    size_t klen = auth_key(key, sizeof key, space, name);
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(win, sizeof win, "%lld", (long long)window_ms);
     snprintf(mx, sizeof mx, "%d", max);
@@ -368,11 +366,12 @@ void cluster_auth_failures(const char *name, int64_t now_ms, int64_t window_ms, 
     }
 }
 
-void cluster_auth_failure_add(const char *name, int64_t now_ms, int64_t window_ms, int max)
+void cluster_auth_failure_add(const char *space, const char *name, int64_t now_ms,
+                              int64_t window_ms, int max)
 {
     static unsigned long long seq;
     char key[96], now[24], win[24], mx[12], member[64];
-    size_t klen = auth_key(key, sizeof key, name);
+    size_t klen = auth_key(key, sizeof key, space, name);
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(win, sizeof win, "%lld", (long long)window_ms);
     snprintf(mx, sizeof mx, "%d", max);
@@ -380,7 +379,7 @@ void cluster_auth_failure_add(const char *name, int64_t now_ms, int64_t window_m
     const char *argv[] = {key, now, win, mx, member};
     size_t lens[] = {klen, strlen(now), strlen(win), strlen(mx), strlen(member)};
     if (redis_link_eval(cl.bus, &auth_fail_script, ignore_reply, NULL, 1, 5, argv, lens))
-        log_warn("cluster: Redis is away, a password failure was not counted");
+        log_warn("cluster: Redis is away, a failure (%s) was not counted", space);
 }
 
 void cluster_session_here(const char *sid, bool here)

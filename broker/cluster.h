@@ -75,12 +75,14 @@ bool cluster_is_remote(uint64_t conn);
  * that are not ours). Fire and forget: order is kept per pair of nodes. */
 void cluster_deliver(uint64_t conn, const char *frame, size_t len);
 
-/* Password failures per user name, counted by every node together
- * (auth_limits.c): the time (ms) of the max-th most recent failure inside
- * the window, or 0 if there are fewer; rc -1 if Redis could not say. */
-void cluster_auth_failures(const char *name, int64_t now_ms, int64_t window_ms, int max,
-                           void (*cb)(void *arg, int rc, int64_t nth_newest), void *arg);
-void cluster_auth_failure_add(const char *name, int64_t now_ms, int64_t window_ms, int max);
+/* Failures counted by every node together (auth_limits.c), under the Redis
+ * key `space` + name (space: "qrl:authfail:" for passwords by user name, ...):
+ * the time (ms) of the max-th most recent failure inside the window, or 0 if
+ * there are fewer; rc -1 if Redis could not say. */
+void cluster_auth_failures(const char *space, const char *name, int64_t now_ms, int64_t window_ms,
+                           int max, void (*cb)(void *arg, int rc, int64_t nth_newest), void *arg);
+void cluster_auth_failure_add(const char *space, const char *name, int64_t now_ms,
+                              int64_t window_ms, int max);
 
 /* A session's sockets on this node: the first arrived / the last left. */
 void cluster_session_here(const char *sid, bool here);

@@ -61,7 +61,7 @@ static void password_done(struct work *w)
     struct password_job *j = (struct password_job *)w;
     if (!j->match) {
         metrics.auth_failures++;
-        auth_limits_fail(j->name, clock_now_ms());
+        auth_limits_fail(AUTH_LIMIT_PASSWORD, j->name, clock_now_ms());
         log_info("sign-in failed for a user name from %s", j->ip);
         reply_error(&j->r, E_UNAUTHORIZED, bad_credentials);
         free(j);
@@ -126,7 +126,7 @@ void handle_auth_password(struct conn *c, const struct req *r, const struct json
     j->r = *r;
     snprintf(j->ip, sizeof j->ip, "%s", c->ip);
     snprintf(j->user_agent, sizeof j->user_agent, "%s", c->user_agent ? c->user_agent : "");
-    auth_limits_check(j->name, clock_now_ms(), password_limit_checked, j);
+    auth_limits_check(AUTH_LIMIT_PASSWORD, j->name, clock_now_ms(), password_limit_checked, j);
 }
 
 /* ---- auth.token and session.attach ---- */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth_limits.h"
 #include "broker.h"
 #include "clock.h"
 #include "cluster.h"
@@ -633,16 +634,39 @@ static void phone_dispatch(const struct phone_req *p)
     cluster_ticket_locate(q->ticket, located, q);
 }
 
+/* A typed user code on its way: its wrong guesses count against the user
+ * (auth_limits.h), whatever socket or node they come from. */
+struct code_scan {
+    struct phone_req p;
+    char code[24];
+    char user[24]; /* the user id, the name the limit counts by */
+};
+
 static void user_code_resolved(void *arg, const char *ticket)
 {
-    struct phone_req *p = arg;
+    struct code_scan *q = arg;
     if (!ticket) {
-        reply_error(&p->r, E_NOT_FOUND, NULL);
+        auth_limits_fail(AUTH_LIMIT_USER_CODE, q->user, clock_now_ms());
+        reply_error(&q->p.r, E_NOT_FOUND, NULL);
     } else {
-        snprintf(p->ticket, sizeof p->ticket, "%s", ticket);
-        phone_dispatch(p);
+        snprintf(q->p.ticket, sizeof q->p.ticket, "%s", ticket);
+        phone_dispatch(&q->p);
     }
-    free(p);
+    free(q);
+}
+
+static void user_code_limit_checked(void *arg, int64_t wait)
+{
+    struct code_scan *q = arg;
+    if (wait) {
+        if (wait < 0)
+            reply_error(&q->p.r, E_INTERNAL, "the store is unavailable");
+        else
+            reply_rate_limited(&q->p.r, wait, "too many wrong user codes; wait");
+        free(q);
+        return;
+    }
+    oidc_resolve_user_code(q->code, user_code_resolved, q);
 }
 
 /* ticket.scan {"user_code"} — a device grant's code typed on the phone
@@ -654,13 +678,15 @@ static void scan_user_code(const struct phone_req *p, const struct json_doc *d)
         reply_error(&p->r, E_NOT_FOUND, NULL);
         return;
     }
-    struct phone_req *q = malloc(sizeof *q);
+    struct code_scan *q = malloc(sizeof *q);
     if (!q) {
         reply_error(&p->r, E_INTERNAL, NULL);
         return;
     }
-    *q = *p;
-    oidc_resolve_user_code(code, user_code_resolved, q);
+    q->p = *p;
+    snprintf(q->code, sizeof q->code, "%s", code);
+    snprintf(q->user, sizeof q->user, "%lld", (long long)p->user_id);
+    auth_limits_check(AUTH_LIMIT_USER_CODE, q->user, clock_now_ms(), user_code_limit_checked, q);
 }
 
 static void phone_request(struct conn *c, const struct req *r, const struct json_doc *d,

@@ -340,12 +340,14 @@ async function scan() {
       return;
     } catch (err) {
       if (tk !== ticket || uc !== userCode) return;
-      userCode = null;
-      if (err.code === 'disconnected' || err.code === 'timeout') return; // rescanned after reconnect
-      if (err.code === 'rate_limited' && attempt < 3) {
+      // The socket's message rate says wait a second and try again; wrong
+      // typed codes say minutes (docs/protocol.md §6), which is the user's to know.
+      if (err.code === 'rate_limited' && attempt < 3 && !(err.retryAfter > 2)) {
         await sleep(retryDelayMs(err));
         continue;
       }
+      userCode = null;
+      if (err.code === 'disconnected' || err.code === 'timeout') return; // rescanned after reconnect
       failTicket(err);
       return;
     }
@@ -445,7 +447,12 @@ function failTicket(err) {
     case 'code_mismatch': finish('ticket.mismatch', 'bad'); break;
     case 'conflict': finish('ticket.conflict', 'bad'); break;
     case 'unauthorized': authenticate(); break;
-    default: finish('ticket.error', 'bad', { code: err.code });
+    default:
+      if (err.code === 'rate_limited' && err.retryAfter > 2) { // wrong typed codes, not the message rate
+        finish('ticket.tooManyCodes', 'bad', { n: err.retryAfter });
+        break;
+      }
+      finish('ticket.error', 'bad', { code: err.code });
   }
 }
 

@@ -15,6 +15,7 @@ import {
 } from './oidc_helpers.mjs';
 
 const ALICE = ['alice', 'alice-pw-1'];
+const CAROL = ['carol', 'carol-pw-1']; // wrong user codes: her count only
 
 describe('OIDC across two nodes', () => {
   let redis;
@@ -94,6 +95,22 @@ describe('OIDC across two nodes', () => {
     const denied = await postForm(B, '/token',
       { grant_type: DEVICE_GRANT, device_code: d.device_code, client_id: 'cli' });
     assert.equal(denied.json.error, 'access_denied', denied.body);
+  });
+
+  test('wrong user codes typed on A and on B count together', async () => {
+    const r = await runCli(['useradd', '--store', redis.url, ...PBKDF2, CAROL[0]],
+      { input: `${CAROL[1]}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    const a = (await postForm(A, '/device_authorization', { client_id: 'cli' })).json;
+    const wrong = a.user_code === 'BCDF-GHJK' ? 'BCDF-GHJL' : 'BCDF-GHJK';
+    const { ws: onA } = await phoneLogin(A, ...CAROL);
+    const { ws: onB } = await phoneLogin(B, ...CAROL);
+    for (const ws of [onA, onB, onA, onB, onA]) {
+      await ws.fails({ type: 'ticket.scan', user_code: wrong }, 'not_found');
+    }
+    const limited = await onB.fails({ type: 'ticket.scan', user_code: a.user_code }, 'rate_limited');
+    assert.ok(limited.retry_after > 0, JSON.stringify(limited));
+    await onA.fails({ type: 'ticket.scan', user_code: a.user_code }, 'rate_limited');
   });
 
   test('code flow: /authorize and the page on A; phone and /token on B', async () => {

@@ -316,3 +316,32 @@ describe('OIDC: device codes expire', () => {
     await ws.fails({ type: 'ticket.scan', user_code: a.user_code }, 'not_found');
   });
 });
+
+describe('OIDC: wrong user codes typed on the phone are limited per user (RFC 8628 §5.1)', () => {
+  let broker;
+  before(async () => {
+    broker = await startBroker({ users: [ALICE, BOB], args: [...PBKDF2] });
+    await addClient(broker, 'cli', ['--public', ...CLI_GRANTS]);
+  });
+  after(stopAll);
+
+  test('the 6th wrong code in 5 minutes is rate_limited, on any socket of the user, even the right one; others are not', async () => {
+    const a = await deviceAuth(broker, { client_id: 'cli' });
+    const wrong = a.user_code === 'BCDF-GHJK' ? 'BCDF-GHJL' : 'BCDF-GHJK';
+    const { ws } = await phoneLogin(broker, ...ALICE);
+    for (let i = 0; i < 5; i++) {
+      await ws.fails({ type: 'ticket.scan', user_code: wrong }, 'not_found');
+    }
+    const limited = await ws.fails({ type: 'ticket.scan', user_code: a.user_code }, 'rate_limited');
+    assert.ok(limited.retry_after > 0 && limited.retry_after <= 300, JSON.stringify(limited));
+    // counted per user, not per socket; and a password sign-in is a count of its own
+    const { ws: again } = await phoneLogin(broker, ...ALICE);
+    await again.fails({ type: 'ticket.scan', user_code: a.user_code }, 'rate_limited');
+    // bob's count is his own, and the code was not used up by the refusals
+    const { info } = await phoneDecides(broker, ...BOB, { userCode: a.user_code });
+    assert.equal(info.pc.client_name, 'cli');
+    const ok = await poll(broker, a.device_code);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(decodeJwt(ok.json.access_token).name, BOB[0]);
+  });
+});

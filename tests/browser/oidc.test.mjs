@@ -17,6 +17,7 @@ const skip = missingPrerequisite();
 if (skip) console.log(`# skipping browser tests: ${skip}`);
 
 const ALICE = ['alice', 'pw-alice'];
+const BOB = ['bob', 'pw-bob']; // types wrong codes: his count only
 
 describe('OIDC sign-in through the hosted QR page', { skip: skip || false }, () => {
   let broker;
@@ -24,7 +25,7 @@ describe('OIDC sign-in through the hosted QR page', { skip: skip || false }, () 
   let rp;
 
   before(async () => {
-    broker = await startBroker({ users: [ALICE], args: [...PBKDF2, '--refresh-interval', '0'] });
+    broker = await startBroker({ users: [ALICE, BOB], args: [...PBKDF2, '--refresh-interval', '0'] });
     // loopback redirect URIs match any port (RFC 8252 §7.3): the app picks a free one
     const secret = await addClient(broker, 'webapp', ['--redirect-uri',
       'http://127.0.0.1:8000/callback', '--redirect-uri', 'http://127.0.0.1:8000/']);
@@ -103,6 +104,22 @@ describe('OIDC sign-in through the hosted QR page', { skip: skip || false }, () 
     assert.equal(claims.name, 'alice');
     assert.equal(claims.aud, 'tv-app');
     await expectText(phone.getByTestId('result'), /./, 'phone: a result after confirming');
+    phone.assertClean();
+  });
+
+  test('device grant: after five wrong codes the phone page says to wait', async () => {
+    const phone = await phonePage(browser);
+    await phone.goto(`${broker.url}/m/`);
+    await phoneSignIn(phone, ...BOB);
+    for (let i = 0; i < 6; i++) {
+      await phone.getByTestId('user-code').waitFor({ state: 'visible', timeout: WAIT });
+      await phone.getByTestId('user-code').fill('bcdf-ghjk');
+      await phone.getByTestId('user-code-go').click();
+      const outcome = i < 5 ? 'notFound' : 'tooManyCodes';
+      await phone.locator(`[data-testid="result"][data-outcome="${outcome}"]`)
+        .waitFor({ state: 'visible', timeout: WAIT });
+      await phone.getByTestId('done').click();
+    }
     phone.assertClean();
   });
 });

@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mbedtls/sha256.h>
+
+#include "b64url.h"
+#include "log.h"
+
 static void store__err(char *err, size_t errsz, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -16,6 +21,30 @@ static void store__err(char *err, size_t errsz, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errsz, fmt, ap);
     va_end(ap);
+}
+
+void store_identity_hash(const char *issuer, const char *subject,
+                         char out[FED_IDENTITY_HASH_SIZE])
+{
+    uint8_t h[32];
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    mbedtls_sha256_starts_ret(&c, 0);
+    mbedtls_sha256_update_ret(&c, (const uint8_t *)issuer, strlen(issuer) + 1); /* with NUL */
+    mbedtls_sha256_update_ret(&c, (const uint8_t *)subject, strlen(subject));
+    mbedtls_sha256_finish_ret(&c, h);
+    mbedtls_sha256_free(&c);
+    b64url_encode(h, sizeof h, out, FED_IDENTITY_HASH_SIZE);
+}
+
+bool store_federated_args_ok(const char *issuer, const char *subject, const char *display_name)
+{
+    if (issuer && subject && display_name && *issuer && *subject && *display_name &&
+        strlen(issuer) <= FED_ISSUER_MAX && strlen(subject) <= FED_SUBJECT_MAX &&
+        strlen(display_name) <= USER_NAME_MAX)
+        return true;
+    log_error("store: user_federated: empty or too long issuer, subject or name");
+    return false;
 }
 
 /* A redis URL may carry a password (redis://:secret@host), so an error message

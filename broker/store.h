@@ -27,6 +27,13 @@
 /* A federated user's password hash: not one password_verify can parse, so
  * no password matches it. */
 #define FED_NO_PASSWORD "!federated"
+/* An identity (issuer, subject) as every backend keys it: SHA-256 of issuer,
+ * NUL, subject, in base64url (43 characters and a NUL). */
+#define FED_IDENTITY_HASH_SIZE 44
+void store_identity_hash(const char *issuer, const char *subject,
+                         char out[FED_IDENTITY_HASH_SIZE]);
+/* Whether user_federated's arguments are all there and fit (logged if not). */
+bool store_federated_args_ok(const char *issuer, const char *subject, const char *display_name);
 
 enum store_rc {
     STORE_OK = 0,

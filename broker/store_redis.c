@@ -59,9 +59,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/sha256.h>
-
-#include "b64url.h"
 #include "clock.h"
 #include "log.h"
 #include "redis_link.h"
@@ -615,25 +612,15 @@ static void rs__user_federated(struct store *st, const char *issuer, const char 
     struct rs_req *q = rs__req(st, "user_federated", RS_K_USER, (union rs_cb){.user = cb}, arg);
     if (!q)
         return;
-    if (!issuer || !subject || !display_name || !*issuer || !*subject || !*display_name ||
-        strlen(issuer) > FED_ISSUER_MAX || strlen(subject) > FED_SUBJECT_MAX ||
-        strlen(display_name) > USER_NAME_MAX) {
-        log_error("store: user_federated: empty or too long issuer, subject or name");
+    if (!store_federated_args_ok(issuer, subject, display_name)) {
         rs__finish(q, STORE_ERROR, NULL, 0);
         return;
     }
-    uint8_t h[32];
-    char hb[48];
-    mbedtls_sha256_context c;
-    mbedtls_sha256_init(&c);
-    mbedtls_sha256_starts_ret(&c, 0);
-    mbedtls_sha256_update_ret(&c, (const uint8_t *)issuer, strlen(issuer) + 1); /* with NUL */
-    mbedtls_sha256_update_ret(&c, (const uint8_t *)subject, strlen(subject));
-    mbedtls_sha256_finish_ret(&c, h);
-    mbedtls_sha256_free(&c);
-    int hn = b64url_encode(h, sizeof h, hb, sizeof hb);
+    char hb[FED_IDENTITY_HASH_SIZE];
+    store_identity_hash(issuer, subject, hb);
+    size_t hn = strlen(hb);
     struct rs_argv a = {0};
-    ra_key(&a, "qrl:ident:", hb, (size_t)hn, "");
+    ra_key(&a, "qrl:ident:", hb, hn, "");
     ra_lit(&a, "qrl:user:next");
     ra_lit(&a, display_name);
     ra_lit(&a, FED_NO_PASSWORD);

@@ -294,6 +294,22 @@ enum store_rc sq__step_rows(struct sqlite_store *s, sqlite3_stmt *stmt, const ch
     return rc;
 }
 
+enum store_rc sq__step_one(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
+                           int bind_rc, void *row, void (*read)(sqlite3_stmt *stmt, void *row))
+{
+    int src = bind_rc == SQLITE_OK ? sqlite3_step(stmt) : bind_rc;
+    enum store_rc rc;
+    if (src == SQLITE_ROW) {
+        if (read)
+            read(stmt, row);
+        rc = STORE_OK;
+    } else {
+        rc = src == SQLITE_DONE ? STORE_NOT_FOUND : sq__fail(s, op, src);
+    }
+    sq__reset(stmt);
+    return rc;
+}
+
 /* ---- open, health, close ------------------------------------------------ */
 
 /* mkdir -p of the directory that will hold the database file. 0700: the
@@ -470,19 +486,7 @@ void sq__read_user(sqlite3_stmt *stmt, struct user_rec *u)
     u->created_at = sqlite3_column_int64(stmt, 4);
 }
 
-/* Steps a statement expected to yield at most one user row. */
-enum store_rc sq__fetch_user(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
-                                    struct user_rec *u)
-{
-    int src = sqlite3_step(stmt);
-    if (src == SQLITE_ROW) {
-        sq__read_user(stmt, u);
-        return STORE_OK;
-    }
-    if (src == SQLITE_DONE)
-        return STORE_NOT_FOUND;
-    return sq__fail(s, op, src);
-}
+void sq__read_user_row(sqlite3_stmt *stmt, void *row) { sq__read_user(stmt, row); }
 
 /* A name or hash that does not fit the record is refused rather than cut:
  * a cut name could collide with another user's. */
@@ -545,9 +549,7 @@ static void sq__user_by_name(struct store *st, const char *name, store_user_cb c
     /* user_create never stores a longer name, so it cannot exist */
     if (name && *name && strnlen(name, USER_NAME_MAX + 1) <= USER_NAME_MAX) {
         int src = sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-        rc = src == SQLITE_OK ? sq__fetch_user(s, stmt, "user_by_name", &u)
-                              : sq__fail(s, "user_by_name", src);
-        sq__reset(stmt);
+        rc = sq__step_one(s, stmt, "user_by_name", src, &u, sq__read_user_row);
     }
     sq__settle(s, rc);
     if (cb)
@@ -561,10 +563,8 @@ static void sq__user_by_id(struct store *st, int64_t id, store_user_cb cb, void 
     enum store_rc rc;
     struct user_rec u;
 
-    int src = sqlite3_bind_int64(stmt, 1, id);
-    rc = src == SQLITE_OK ? sq__fetch_user(s, stmt, "user_by_id", &u)
-                          : sq__fail(s, "user_by_id", src);
-    sq__reset(stmt);
+    rc = sq__step_one(s, stmt, "user_by_id", sqlite3_bind_int64(stmt, 1, id), &u,
+                      sq__read_user_row);
     sq__settle(s, rc);
     if (cb)
         cb(arg, rc, rc == STORE_OK ? &u : NULL);

@@ -4,9 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <mbedtls/sha256.h>
-
-#include "b64url.h"
 #include "clock.h"
 #include "log.h"
 #include "sqlite_group_commit.h"
@@ -14,32 +11,18 @@
 
 /* ---- federated users --------------------------------------------------- */
 
-/* Steps a statement that yields at most one integer. */
-static enum store_rc sq__fetch_id(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
-                                  int64_t *id)
+/* A statement's one integer column (for sq__step_one). */
+static void sq__read_id_row(sqlite3_stmt *stmt, void *row)
 {
-    int src = sqlite3_step(stmt);
-    if (src == SQLITE_ROW) {
-        *id = sqlite3_column_int64(stmt, 0);
-        return STORE_OK;
-    }
-    return src == SQLITE_DONE ? STORE_NOT_FOUND : sq__fail(s, op, src);
+    *(int64_t *)row = sqlite3_column_int64(stmt, 0);
 }
 
 /* The sign-in name of a federated user: unique per identity, and not a name
  * anyone types (it never has a password anyway). */
 static void sq__federated_name(const char *issuer, const char *subject, char out[48])
 {
-    uint8_t h[32];
-    mbedtls_sha256_context c;
-    mbedtls_sha256_init(&c);
-    mbedtls_sha256_starts_ret(&c, 0);
-    mbedtls_sha256_update_ret(&c, (const uint8_t *)issuer, strlen(issuer) + 1); /* with NUL */
-    mbedtls_sha256_update_ret(&c, (const uint8_t *)subject, strlen(subject));
-    mbedtls_sha256_finish_ret(&c, h);
-    mbedtls_sha256_free(&c);
     memcpy(out, "ext:", 4);
-    b64url_encode(h, sizeof h, out + 4, 44);
+    store_identity_hash(issuer, subject, out + 4);
 }
 
 /* Finds or creates the user, then sets its display name: all inside the
@@ -52,8 +35,7 @@ static enum store_rc sq__federated_id(struct sqlite_store *s, const char *issuer
     struct sq_binder b = {s->stmt[SQ_IDENT_GET], 0, SQLITE_OK};
     sq__bind_text(&b, issuer, FED_ISSUER_MAX + 1);
     sq__bind_text(&b, subject, FED_SUBJECT_MAX + 1);
-    enum store_rc rc = b.rc == SQLITE_OK ? sq__fetch_id(s, b.stmt, op, id) : sq__fail(s, op, b.rc);
-    sq__reset(b.stmt);
+    enum store_rc rc = sq__step_one(s, b.stmt, op, b.rc, id, sq__read_id_row);
     if (rc == STORE_OK) {
         if (sq__begin_write(s, op))
             return STORE_ERROR;
@@ -79,8 +61,7 @@ static enum store_rc sq__federated_id(struct sqlite_store *s, const char *issuer
     } else if (src == SQLITE_CONSTRAINT_UNIQUE) {
         b = (struct sq_binder){s->stmt[SQ_FED_USER_ID], 0, SQLITE_OK};
         sq__bind_text(&b, name, sizeof name);
-        rc = b.rc == SQLITE_OK ? sq__fetch_id(s, b.stmt, op, id) : sq__fail(s, op, b.rc);
-        sq__reset(b.stmt);
+        rc = sq__step_one(s, b.stmt, op, b.rc, id, sq__read_id_row);
         if (rc)
             return STORE_ERROR;
     } else {
@@ -104,19 +85,13 @@ void sq__user_federated(struct store *st, const char *issuer, const char *subjec
     struct user_rec u;
     int64_t id = 0;
     memset(&u, 0, sizeof u);
-    if (!issuer || !subject || !display_name || !*issuer || !*subject || !*display_name ||
-        strlen(issuer) > FED_ISSUER_MAX || strlen(subject) > FED_SUBJECT_MAX ||
-        strlen(display_name) > USER_NAME_MAX) {
-        log_error("store: user_federated: empty or too long issuer, subject or name");
+    if (!store_federated_args_ok(issuer, subject, display_name))
         goto done;
-    }
     rc = sq__federated_id(s, issuer, subject, display_name, &id);
     if (rc == STORE_OK) {
         sqlite3_stmt *stmt = s->stmt[SQ_USER_BY_ID];
-        int src = sqlite3_bind_int64(stmt, 1, id);
-        rc = src == SQLITE_OK ? sq__fetch_user(s, stmt, "user_federated", &u)
-                              : sq__fail(s, "user_federated", src);
-        sq__reset(stmt);
+        rc = sq__step_one(s, stmt, "user_federated", sqlite3_bind_int64(stmt, 1, id), &u,
+                          sq__read_user_row);
         if (rc == STORE_NOT_FOUND)
             rc = STORE_ERROR;
     }

@@ -95,9 +95,15 @@ enum store_rc sq__step_rows(struct sqlite_store *s, sqlite3_stmt *stmt, const ch
                             int bind_rc, void *rows, size_t elem, int cap,
                             void (*read)(sqlite3_stmt *stmt, void *row), int *n);
 
-/* Steps a statement expected to yield at most one user row. */
-enum store_rc sq__fetch_user(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
-                             struct user_rec *u);
+/* Steps a bound statement (bind_rc: the binder's result) expected to yield at
+ * most one row, and reads it into row with read (NULL: only whether there is
+ * one). Resets the statement. STORE_OK, STORE_NOT_FOUND, or STORE_ERROR
+ * (logged as op). */
+enum store_rc sq__step_one(struct sqlite_store *s, sqlite3_stmt *stmt, const char *op,
+                           int bind_rc, void *row, void (*read)(sqlite3_stmt *stmt, void *row));
+
+/* A users row into a struct user_rec (for sq__step_one). */
+void sq__read_user_row(sqlite3_stmt *stmt, void *row);
 
 /* ---- the ops of the other files ---- */
 

@@ -26,12 +26,7 @@ static enum store_rc sq__oauth_exists(struct sqlite_store *s, const char *kind, 
     sq__bind_text(&b, kind, OAUTH_KIND_MAX);
     sq__bind_text(&b, key, OAUTH_KEY_MAX);
     sq__bind_int(&b, clock_now_ms());
-    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-    enum store_rc rc = src == SQLITE_ROW    ? STORE_OK
-                       : src == SQLITE_DONE ? STORE_NOT_FOUND
-                                            : sq__fail(s, "oauth_put", src);
-    sq__reset(stmt);
-    return rc;
+    return sq__step_one(s, stmt, "oauth_put", b.rc, NULL, NULL);
 }
 
 void sq__oauth_put(struct store *st, const struct oauth_rec *r, store_done_cb cb,
@@ -115,14 +110,7 @@ void sq__oauth_get(struct store *st, const char *kind, const char *key,
     sq__bind_text(&b, kind, OAUTH_KIND_MAX);
     sq__bind_text(&b, key, OAUTH_KEY_MAX);
     sq__bind_int(&b, clock_now_ms());
-    int src = b.rc == SQLITE_OK ? sqlite3_step(stmt) : b.rc;
-    if (src == SQLITE_ROW) {
-        sq__read_oauth(stmt, r);
-        rc = STORE_OK;
-    } else if (src != SQLITE_DONE) {
-        rc = sq__fail(s, "oauth_get", src);
-    }
-    sq__reset(stmt);
+    rc = sq__step_one(s, stmt, "oauth_get", b.rc, r, sq__read_oauth_row);
 done:
     sq__settle(s, rc);
     if (cb)

@@ -40,21 +40,6 @@ static void sq__read_session(sqlite3_stmt *stmt, struct session_rec *r)
 
 static void sq__read_session_row(sqlite3_stmt *stmt, void *row) { sq__read_session(stmt, row); }
 
-/* Whether a session row exists (to tell a stale revision from a missing
- * row after an update changed nothing). */
-static enum store_rc sq__session_exists(struct sqlite_store *s, const char *sid)
-{
-    sqlite3_stmt *stmt = s->stmt[SQ_SESSION_GET];
-    int src = sqlite3_bind_text(stmt, 1, sid, -1, SQLITE_STATIC);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(stmt);
-    enum store_rc rc = src == SQLITE_ROW    ? STORE_OK
-                       : src == SQLITE_DONE ? STORE_NOT_FOUND
-                                            : sq__fail(s, "session_put", src);
-    sq__reset(stmt);
-    return rc;
-}
-
 /* The compare-and-set of store.h. A session whose user does not exist is
  * refused by the foreign key and reported as NOT_FOUND (the user is what was
  * not found). */
@@ -107,7 +92,10 @@ void sq__session_put(struct store *st, const struct session_rec *r, store_done_c
         rc = sq__fail(s, "session_put", src);
     sq__reset(stmt);
     if (rc == STORE_OK && !insert && changed == 0) {
-        rc = sq__session_exists(s, r->sid);
+        /* changed nothing: a stale revision, or a row that is gone */
+        sqlite3_stmt *get = s->stmt[SQ_SESSION_GET];
+        int bound = sqlite3_bind_text(get, 1, r->sid, -1, SQLITE_STATIC);
+        rc = sq__step_one(s, get, "session_put", bound, NULL, NULL);
         if (rc == STORE_OK)
             rc = STORE_CONFLICT;
     }
@@ -133,16 +121,8 @@ void sq__session_get(struct store *st, const char *sid, store_session_cb cb, voi
         rc = STORE_ERROR;
         goto done;
     }
-    int src = sqlite3_bind_text(stmt, 1, sid, -1, SQLITE_STATIC);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(stmt);
-    if (src == SQLITE_ROW) {
-        sq__read_session(stmt, r);
-        rc = STORE_OK;
-    } else if (src != SQLITE_DONE) {
-        rc = sq__fail(s, "session_get", src);
-    }
-    sq__reset(stmt);
+    rc = sq__step_one(s, stmt, "session_get", sqlite3_bind_text(stmt, 1, sid, -1, SQLITE_STATIC),
+                      r, sq__read_session_row);
 done:
     sq__settle(s, rc);
     if (cb)
